@@ -1,0 +1,139 @@
+"""The server's configuration: read once from the environment (and `.env`), validated.
+
+Names and defaults are the contract's (PROTOCOL.md section 10) so an operator can
+swap servers without new configuration. Nothing else in the project reads
+`os.environ`; code gets an `AppConfig` from `get_config()`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _flag(value: object) -> bool:
+    """The contract's booleans: `true`/`1` are on, `false`/`0`/empty are off."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0", ""):
+        return False
+    raise ValueError("must be one of true, 1, false, 0 or empty")
+
+
+class AppConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    NODE_ENV: Literal["development", "production", "test"] = "development"
+    PORT: int = Field(3030, ge=1, le=65535)
+    LOG_LEVEL: Literal["fatal", "error", "warn", "info", "debug", "trace"] = "info"
+    SSL_KEY_PATH: str | None = None
+    SSL_CERT_PATH: str | None = None
+
+    REDIS_HOST: str = "127.0.0.1"
+    REDIS_PORT: int = Field(6379, ge=1, le=65535)
+    REDIS_USERNAME: str | None = None
+    REDIS_PASSWORD: str | None = None
+    REDIS_DB: int = Field(3, ge=0)
+    REDIS_TLS: bool = False
+
+    JWT_SECRET: str = Field(min_length=32)
+    JWT_MAX_AGE_SECONDS: int = Field(86400, gt=0)
+
+    LARAVEL_API_URL: str
+    LARAVEL_INTERNAL_KEY: str = Field(min_length=32)
+    LARAVEL_API_TIMEOUT_MS: int = Field(10000, gt=0)
+
+    MEDIASOUP_LISTEN_IP: str = "0.0.0.0"
+    MEDIASOUP_ANNOUNCED_IP: str | None = None
+    MEDIASOUP_RTC_MIN_PORT: int = Field(10000, ge=1, le=65535)
+    MEDIASOUP_RTC_MAX_PORT: int = Field(59999, ge=1, le=65535)
+    MEDIASOUP_NUM_WORKERS: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Same variable as mediasoup's Node library: an operator may bring a binary.
+    MEDIASOUP_WORKER_BIN: str | None = None
+
+    MAX_ROOMS_PER_WORKER: int = Field(100, gt=0)
+    MAX_LISTENERS_PER_DISTRIBUTION_ROUTER: int = Field(700, gt=0)
+    MAX_ACTIVE_SPEAKERS_FORWARDED: int = Field(3, gt=0)
+    RATE_LIMIT_MESSAGES_PER_MINUTE: int = Field(60, gt=0)
+    ROOM_INACTIVITY_TIMEOUT_MS: int = Field(30000, gt=0)
+    ROOM_AUTO_CLOSE_POLL_INTERVAL_MS: int = Field(30000, gt=0)
+    GIFT_BUFFER_FLUSH_INTERVAL_MS: int = Field(500, gt=0)
+    GIFT_MAX_RETRIES: int = Field(3, gt=0)
+    DEFAULT_SEAT_COUNT: int = Field(15, ge=1, le=15)
+
+    MSAB_EVENTS_CHANNEL: str = "flylive:msab:events"
+    MSAB_EVENTS_ENABLED: bool = True
+    CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = (
+        "https://flyliveapp.com",
+        "https://www.flyliveapp.com",
+    )
+
+    # Not in the Node contract: Django's own knobs.
+    DATABASE_URL: str = "sqlite:///db.sqlite3"
+    DJANGO_SECRET_KEY: str | None = None
+    DJANGO_ALLOWED_HOSTS: Annotated[tuple[str, ...], NoDecode] = ("*",)
+
+    @field_validator("REDIS_TLS", "MSAB_EVENTS_ENABLED", mode="before")
+    @classmethod
+    def _parse_flag(cls, value: object) -> bool:
+        return _flag(value)
+
+    @field_validator("CORS_ORIGINS", "DJANGO_ALLOWED_HOSTS", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return tuple(value)  # type: ignore[arg-type]
+
+    @field_validator("LARAVEL_API_URL")
+    @classmethod
+    def _parse_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or len(value) < 10:
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("SSL_KEY_PATH", "SSL_CERT_PATH", "MEDIASOUP_ANNOUNCED_IP", "MEDIASOUP_WORKER_BIN",
+                     "REDIS_USERNAME", "REDIS_PASSWORD", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def redis_url(self) -> str:
+        scheme = "rediss" if self.REDIS_TLS else "redis"
+        auth = ""
+        if self.REDIS_PASSWORD:
+            auth = f"{self.REDIS_USERNAME or ''}:{self.REDIS_PASSWORD}@"
+        return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.SSL_KEY_PATH and self.SSL_CERT_PATH)
+
+
+class ConfigError(SystemExit):
+    """Start-up stops with a message naming each missing or invalid variable."""
+
+
+def load_config() -> AppConfig:
+    try:
+        return AppConfig()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "?"
+            reason = "is required" if error["type"] == "missing" else error["msg"]
+            lines.append(f"  {name}: {reason}")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_config() -> AppConfig:
+    return load_config()

@@ -1,0 +1,1 @@
+// empty: link_whole placeholder
