@@ -1,0 +1,1 @@
+"""FlyLive's mediasoup control library: drives mediasoup-worker over its FlatBuffers channel."""
