@@ -81,3 +81,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": _LEVELS[CONFIG.LOG_LEVEL]},
 }
+
+# Celery: the project's Redis is the broker; each app's tasks.py is discovered.
+CELERY_BROKER_URL = CONFIG.redis_url
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
