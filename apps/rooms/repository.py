@@ -1,0 +1,212 @@
+"""Redis access for rooms: the Lua scripts (registered once, called by SHA) and reads.
+
+Shared state, so any web process can serve any room:
+- `room:state:{roomId}`          JSON of contract 6.1; participantCount = members' size.
+- `room:{roomId}:members`        hash sid -> JSON participant entry (one per socket).
+- `room:{roomId}:member_users`   hash user id -> sockets of that user in the room.
+- `room:{roomId}:activity`       ms timestamp, PX ROOM_INACTIVITY_TIMEOUT_MS.
+- `user:{userId}:room`           room id, 86400 s.
+Read only: `room:{roomId}:seats`, `room:{roomId}:locked_seats` (seats app),
+`room:{roomId}:producers` (media service).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from apps.rooms import keys
+from apps.rooms.schemas import ParticipantEntry, ProducerView, SeatView
+from apps.users.keys import USER_KEY_TTL_SECONDS, js_number, user_room_key
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+_STATE_CODEC = "_room_state_codec.lua"
+
+
+@cache
+def lua_source(name: str) -> str:
+    """A script's text; scripts that rewrite room state get the shared codec prelude."""
+    body = (LUA_DIR / name).read_text()
+    if "encode_room_state" in body:
+        body = (LUA_DIR / _STATE_CODEC).read_text() + "\n" + body
+    return body
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    created: bool  # this join created `room:state:{roomId}`
+    new_member: bool  # False when the socket was already in the room (re-join)
+    participant_count: int
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    was_member: bool
+    participant_count: int
+    freed_seat: int | None  # the seat index cleared for the user, if any
+    state_existed: bool  # contract 6.3: a missing state means no status update
+    user_left_room: bool  # the user's last socket in the room went away
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    members: dict[str, ParticipantEntry]
+    producers: list[ProducerView]
+    seats: list[SeatView]  # occupied seats, ascending index
+    locked_seats: list[int]
+
+
+def initial_state_json(room_id: str, now_ms: int) -> str:
+    """`room:state:{roomId}` as the baseline's JSON.stringify writes it (6.1)."""
+    state = {
+        "id": room_id, "status": "ACTIVE", "participantCount": 0, "seatCount": 15,
+        "createdAt": now_ms, "lastActivityAt": now_ms, "speakers": [],
+    }
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _parse_user_id(raw: Any) -> int | float | None:
+    """A user id stored as a JS-formatted string or a number."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return raw
+    if isinstance(raw, dict):
+        return _parse_user_id(raw.get("userId"))
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else number
+
+
+class RoomRepository:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._join = self._script("room_join.lua")
+        self._leave = self._script("room_leave.lua")
+        self._close = self._script("room_close.lua")
+        self._release_pointer = self._script("user_room_release.lua")
+
+    def _script(self, name: str) -> AsyncScript:
+        return self.redis.register_script(lua_source(name))
+
+    async def join(self, room_id: str, sid: str, user_id: int | float, entry: ParticipantEntry,
+                   *, now_ms: int, activity_ttl_ms: int) -> JoinResult:
+        uid = js_number(user_id)
+        created, new_member, count = await self._join(
+            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+                  keys.activity_key(room_id), user_room_key(user_id)],
+            args=[sid, uid, json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
+                  initial_state_json(room_id, now_ms), now_ms, activity_ttl_ms, room_id,
+                  keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS],
+        )
+        return JoinResult(bool(created), bool(new_member), int(count))
+
+    async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
+        was_member, count, seat, existed, user_left = await self._leave(
+            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+                  keys.seats_key(room_id), user_room_key(user_id)],
+            args=[sid, js_number(user_id), room_id, now_ms, keys.ROOM_STATE_TTL_SECONDS],
+        )
+        return LeaveResult(bool(was_member), int(count), None if int(seat) < 0 else int(seat),
+                           bool(existed), bool(user_left))
+
+    async def snapshot(self, room_id: str) -> RoomSnapshot:
+        """Members, producers, seats and locks of a room, read in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.members_key(room_id))
+            pipe.hgetall(keys.producers_key(room_id))
+            pipe.hgetall(keys.seats_key(room_id))
+            pipe.smembers(keys.locked_seats_key(room_id))
+            raw_members, raw_producers, raw_seats, raw_locked = await pipe.execute()
+        members: dict[str, ParticipantEntry] = {}
+        for sid, raw in raw_members.items():
+            try:
+                members[_text(sid)] = json.loads(raw)
+            except ValueError:
+                continue
+        producers: list[ProducerView] = []
+        for producer_id, raw in raw_producers.items():
+            value: Any = _text(raw)
+            if value.startswith("{"):
+                value = json.loads(value)
+            user_id = _parse_user_id(value)
+            if user_id is not None:
+                producers.append({"producerId": _text(producer_id), "userId": user_id})
+        return RoomSnapshot(members, producers, _occupied_seats(raw_seats), _locked(raw_locked))
+
+    async def member_sids(self, room_id: str) -> list[str]:
+        return [_text(sid) for sid in await self.redis.hkeys(keys.members_key(room_id))]
+
+    async def is_member(self, room_id: str, sid: str) -> bool:
+        return bool(await self.redis.hexists(keys.members_key(room_id), sid))
+
+    async def get_state(self, room_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(keys.state_key(room_id))
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
+
+    async def get_user_room(self, user_id: int | float) -> str | None:
+        raw = await self.redis.get(user_room_key(user_id))
+        return None if raw is None else _text(raw)
+
+    async def close(self, room_id: str) -> list[str]:
+        """Delete the room's state, membership, seats, locks, activity and invites.
+
+        Returns the user ids (JS formatted) that were members; their `user:{id}:room`
+        pointers are released when they still name this room.
+        """
+        users = [_text(u) for u in await self._close(keys=[
+            keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+            keys.seats_key(room_id), keys.locked_seats_key(room_id), keys.activity_key(room_id),
+        ])]
+        if users:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for uid in users:
+                    await self._release_pointer(keys=[f"user:{uid}:room"], args=[room_id], client=pipe)
+                await pipe.execute()
+        invites = [key async for key in self.redis.scan_iter(match=keys.invite_pattern(room_id), count=100)]
+        if invites:
+            await self.redis.delete(*invites)
+        return users
+
+    async def active_room_ids(self) -> list[str]:
+        """Rooms with a live state key on any process (SCAN, never KEYS)."""
+        return [keys.room_id_from_state_key(_text(key))
+                async for key in self.redis.scan_iter(match=keys.ROOM_STATE_PATTERN, count=100)]
+
+
+def _occupied_seats(raw_seats: dict[Any, Any]) -> list[SeatView]:
+    seats: list[SeatView] = []
+    for field, raw in raw_seats.items():
+        try:
+            index = int(_text(field))
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        user_id = _parse_user_id(value.get("userId")) if isinstance(value, dict) else None
+        if user_id is None:
+            continue
+        seats.append({"seatIndex": index, "userId": user_id, "isMuted": bool(value.get("muted", False))})
+    seats.sort(key=lambda seat: seat["seatIndex"])
+    return seats
+
+
+def _locked(raw_locked: set[Any]) -> list[int]:
+    locked: list[int] = []
+    for raw in raw_locked:
+        try:
+            locked.append(int(_text(raw)))
+        except ValueError:
+            continue
+    return sorted(locked)

@@ -1,0 +1,111 @@
+"""Payloads of the room events (contract 2.1, 2.2, 2.13) and the shapes they produce.
+
+Like the baseline's zod objects: unknown keys are dropped, wrong types reject the
+whole payload, room ids must be JSON strings and user ids JSON numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+
+MAX_SEAT_COUNT = 15
+
+
+def _js_number(value: Any) -> Any:
+    """A JSON number (booleans and numeric strings are not numbers in zod)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Expected number")
+    return value
+
+
+def _js_int(value: Any) -> Any:
+    """zod `.int()`: any number with no fractional part (3.0 passes, as in JavaScript)."""
+    value = _js_number(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("Expected integer, received float")
+        return int(value)
+    return value
+
+
+def _finite(value: float) -> float:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("Expected finite number")
+    return value
+
+
+JsNumber = Annotated[float | int, BeforeValidator(_js_number), AfterValidator(_finite)]
+JsInt = Annotated[int, BeforeValidator(_js_int)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RoomJoin(_Payload):
+    roomId: StrictStr  # empty string allowed here, unlike every other event
+    # Accepted for wire compatibility but never trusted: the owner comes from Laravel.
+    ownerId: JsNumber | None = None
+    seatCount: Annotated[JsInt, Field(ge=1, le=MAX_SEAT_COUNT)] = MAX_SEAT_COUNT
+
+
+class RoomLeave(_Payload):
+    roomId: Annotated[StrictStr, Field(min_length=1)]
+
+
+class UserGetRoom(_Payload):
+    userId: JsNumber
+
+
+class ParticipantEntry(TypedDict):
+    """One socket in a room as `room:join` lists it (2.1 step 4); stored in `room:{id}:members`."""
+
+    id: int | float
+    name: str
+    signature: str
+    avatar: str
+    frame: str
+    gender: str
+    country: str
+    phone: str
+    email: str
+    date_of_birth: str
+    wealth_xp: str
+    charm_xp: str
+    isSpeaker: bool
+
+
+class SeatView(TypedDict):
+    seatIndex: int
+    userId: int | float
+    isMuted: bool
+
+
+class ProducerView(TypedDict):
+    producerId: str
+    userId: int | float
+
+
+class RoomJoinAck(TypedDict):
+    """No `success` key: the baseline's join ack is plain."""
+
+    rtpCapabilities: dict[str, Any]
+    participants: list[ParticipantEntry]
+    seats: list[SeatView]
+    lockedSeats: list[int]
+    existingProducers: list[ProducerView]
+
+
+PARTICIPANT_CLAIMS = (
+    "id", "name", "signature", "avatar", "frame", "gender", "country", "phone", "email",
+    "date_of_birth", "wealth_xp", "charm_xp",
+)
+
+
+def participant_entry(user: dict[str, Any]) -> ParticipantEntry:
+    """The participant entry of a socket, from its validated JWT claims."""
+    entry: dict[str, Any] = {name: user.get(name) for name in PARTICIPANT_CLAIMS}
+    entry["isSpeaker"] = False
+    return entry  # type: ignore[return-value]
