@@ -1,0 +1,266 @@
+"""Socket layer benchmark: N concurrent Socket.IO sockets against the real server.
+
+Starts a real redis-server, the media service (`manage.py runmedia`, one worker)
+and the web process (uvicorn or daphne) on loopback, then measures:
+  - connect + room:join ack latency p50/p99 and joins per second (N sockets,
+    rooms of --room-size members, --concurrency connects in flight);
+  - server memory per idle socket (RSS growth of the web process / N);
+  - a room broadcast to a --broadcast-members room: a socket joins, every member
+    receives `room:userJoined`; delivery latency p50/p99 over all members and rounds.
+
+The client is a minimal Engine.IO 4 / Socket.IO 5 client over `websockets` so that
+thousands of sockets fit in one process (python-socketio's client costs far more
+per socket). Bounded: every phase has a fixed count and a deadline.
+
+    .venv/bin/python bench/socket_load.py --server uvicorn --sockets 5000
+    .venv/bin/python bench/socket_load.py --server daphne --sockets 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+import psutil
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import free_port, run_redis_server, wait_for_port  # noqa: E402
+
+SECRET = "bench-secret-bench-secret-bench-secret-01"
+
+
+def make_token(user_id: int) -> str:
+    now = int(time.time())
+    claims = {
+        "id": user_id, "name": f"user{user_id}", "signature": "", "email": f"u{user_id}@example.com",
+        "avatar": "", "frame": "", "gender": "1", "date_of_birth": "2000-01-01", "phone": "",
+        "country": "US", "coins": "0", "diamonds": "0", "wealth_xp": "0", "charm_xp": "0",
+        "is_blocked": False, "isSpeaker": False, "iat": now, "exp": now + 3600,
+    }
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@dataclass
+class BenchSocket:
+    """One Socket.IO client over a raw websocket: acks by id, events to a callback."""
+
+    url: str
+    token: str
+    on_event: Callable[[str, Any, float], None] | None = None
+    ws: Any = None
+    acks: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    next_id: int = 0
+    reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.url, max_size=None, compression=None, open_timeout=30)
+        opening = await self.ws.recv()
+        if not str(opening).startswith("0"):
+            raise RuntimeError(f"unexpected open packet {opening!r}")
+        await self.ws.send("40" + orjson.dumps({"token": self.token}).decode())
+        reply = str(await self.ws.recv())
+        if not reply.startswith("40"):
+            raise RuntimeError(f"connect refused: {reply!r}")
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for frame in self.ws:
+                now = time.perf_counter()
+                text = str(frame)
+                if text == "2":
+                    await self.ws.send("3")
+                elif text.startswith("43"):
+                    body = text[2:]
+                    split = body.index("[")
+                    fut = self.acks.pop(int(body[:split]), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(orjson.loads(body[split:])[0])
+                elif text.startswith("42") and self.on_event is not None:
+                    name, *args = orjson.loads(text[2:])
+                    self.on_event(name, args[0] if args else None, now)
+
+    async def call(self, event: str, payload: Any, timeout: float = 30.0) -> Any:
+        ack_id = self.next_id
+        self.next_id += 1
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks[ack_id] = fut
+        await self.ws.send(f"42{ack_id}" + orjson.dumps([event, payload]).decode())
+        return await asyncio.wait_for(fut, timeout)
+
+    async def send(self, event: str, payload: Any) -> None:
+        await self.ws.send("42" + orjson.dumps([event, payload]).decode())
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+@contextlib.contextmanager
+def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "flylive.settings.prod",
+        "NODE_ENV": "production", "LOG_LEVEL": "warn",
+        "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
+        "JWT_SECRET": SECRET,
+        "LARAVEL_API_URL": "http://127.0.0.1:9", "LARAVEL_INTERNAL_KEY": "k" * 40,
+        "LARAVEL_API_TIMEOUT_MS": "200",
+        "MEDIASOUP_NUM_WORKERS": "1", "MEDIASOUP_LISTEN_IP": "127.0.0.1",
+        "MEDIASOUP_RTC_MIN_PORT": str(free_port()), "MEDIASOUP_RTC_MAX_PORT": "65000",
+        "DATABASE_URL": f"sqlite:////tmp/flylive-bench-{port}.sqlite3",
+    }
+    py = str(ROOT / ".venv/bin/python")
+    media = subprocess.Popen([py, "manage.py", "runmedia"], cwd=ROOT, env=env)
+    if server == "uvicorn":
+        cmd = [str(ROOT / ".venv/bin/uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1",
+               "--port", str(port), "--ws", "websockets", "--no-access-log", "--log-level", "warning"]
+    else:
+        cmd = [str(ROOT / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+               "flylive.asgi:application"]
+    web = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    try:
+        wait_for_port(port, proc=web, timeout=60)
+        time.sleep(2.0)  # let the media node register its heartbeat
+        yield f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", web
+    finally:
+        for proc in (web, media):
+            proc.terminate()
+        for proc in (web, media):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def connect_and_join(url: str, n: int, room_size: int, concurrency: int,
+                           first_user: int, room_prefix: str) -> tuple[list[BenchSocket], list[float], float]:
+    sockets: list[BenchSocket] = []
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            sock = BenchSocket(url, make_token(first_user + i))
+            start = time.perf_counter()
+            await sock.connect()
+            ack = await sock.call("room:join", {"roomId": f"{room_prefix}{i // room_size}"})
+            if "rtpCapabilities" not in ack:
+                raise RuntimeError(f"room:join failed: {ack}")
+            latencies.append(time.perf_counter() - start)
+            sockets.append(sock)
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(n))), timeout=max(120, n / 10))
+    return sockets, latencies, time.perf_counter() - started
+
+
+async def broadcast_rounds(url: str, members: int, rounds: int, concurrency: int) -> list[float]:
+    """Deliveries of room:userJoined to every member of a `members`-socket room."""
+    delivered: list[float] = []
+    sent_at: dict[int, float] = {}
+
+    def on_event(name: str, payload: Any, now: float) -> None:
+        if name == "room:userJoined" and payload["userId"] in sent_at:
+            delivered.append(now - sent_at[payload["userId"]])
+
+    gate = asyncio.Semaphore(concurrency)
+    room_members: list[BenchSocket] = []
+
+    async def join(i: int) -> None:
+        async with gate:
+            sock = BenchSocket(url, make_token(500_000 + i))
+            await sock.connect()
+            await sock.call("room:join", {"roomId": "bench-broadcast"})
+            room_members.append(sock)
+
+    await asyncio.wait_for(asyncio.gather(*(join(i) for i in range(members))), timeout=300)
+    for sock in room_members:
+        sock.on_event = on_event
+    try:
+        for r in range(rounds):
+            user = 900_000 + r
+            sender = BenchSocket(url, make_token(user))
+            await sender.connect()
+            before = len(delivered)
+            sent_at[user] = time.perf_counter()
+            await sender.call("room:join", {"roomId": "bench-broadcast"})
+            deadline = time.perf_counter() + 30
+            while len(delivered) - before < members and time.perf_counter() < deadline:
+                await asyncio.sleep(0.01)
+            await sender.send("room:leave", {"roomId": "bench-broadcast"})
+            await sender.close()
+    finally:
+        await asyncio.gather(*(s.close() for s in room_members), return_exceptions=True)
+    expected = members * rounds
+    if len(delivered) < expected:
+        print(f"  WARNING: {expected - len(delivered)} of {expected} broadcast deliveries missing")
+    return delivered
+
+
+async def run(args: argparse.Namespace) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with run_redis_server() as redis_srv, run_stack(args.server, redis_srv.port) as (url, web):
+        proc = psutil.Process(web.pid)
+        # Warm up: first join creates the room's router; imports get loaded.
+        warm, _, _ = await connect_and_join(url, 20, 20, 20, 1_000_000, "bench-warm-")
+        await asyncio.gather(*(s.close() for s in warm))
+        await asyncio.sleep(1)
+        rss_before = proc.memory_info().rss
+        sockets, lat, elapsed = await connect_and_join(
+            url, args.sockets, args.room_size, args.concurrency, 1, "bench-room-")
+        await asyncio.sleep(2)
+        rss_after = proc.memory_info().rss
+        print(f"server={args.server} sockets={args.sockets} room_size={args.room_size} "
+              f"concurrency={args.concurrency}")
+        print(f"  connect+room:join ack latency: p50={pct(lat, 0.5) * 1000:.1f} ms "
+              f"p99={pct(lat, 0.99) * 1000:.1f} ms (mean {statistics.mean(lat) * 1000:.1f} ms)")
+        print(f"  joins per second: {args.sockets / elapsed:.0f} ({elapsed:.1f} s for {args.sockets})")
+        print(f"  web process memory per idle socket: {(rss_after - rss_before) / args.sockets / 1024:.1f} KiB "
+              f"(RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB)")
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+        await asyncio.sleep(2)
+        deliveries = await broadcast_rounds(url, args.broadcast_members, args.rounds, args.concurrency)
+        print(f"  broadcast to a {args.broadcast_members}-member room ({args.rounds} rounds, "
+              f"{len(deliveries)} deliveries): p50={pct(deliveries, 0.5) * 1000:.1f} ms "
+              f"p99={pct(deliveries, 0.99) * 1000:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+    parser.add_argument("--sockets", type=int, default=5000)
+    parser.add_argument("--room-size", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--broadcast-members", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=10)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
