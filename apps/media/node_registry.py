@@ -1,0 +1,153 @@
+"""Media nodes in Redis: who is alive and how loaded (`media:nodes`), and which node hosts a room.
+
+- `media:nodes`              hash nodeId -> JSON NodeInfo, rewritten by each node's heartbeat;
+                             an entry older than NODE_DEAD_AFTER_MS is a dead node.
+- `room:{roomId}:media_node` the node that hosts the room's media; written with a
+                             compare-and-set so concurrent first joins on several web
+                             processes agree, and replaced only when that node is dead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+MEDIA_NODES_KEY = "media:nodes"
+NODE_DEAD_AFTER_MS = 10_000
+HEARTBEAT_INTERVAL_SECONDS = 2.0
+ROOM_NODE_TTL_SECONDS = 86400
+NODE_CHANNEL_PREFIX = "media.rpc."
+_CHANNEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+
+# Set KEYS[1] to ARGV[1] unless it holds a node other than ARGV[2] (a node known dead); return the holder.
+_PLACE_ROOM = """
+local current = redis.call('GET', KEYS[1])
+if (not current) or (ARGV[2] ~= '' and current == ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  return ARGV[1]
+end
+return current
+"""
+
+# Delete KEYS[1] only while it still names ARGV[1]: a node forgets only its own rooms.
+_RELEASE_ROOM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def room_node_key(room_id: str) -> str:
+    return f"room:{room_id}:media_node"
+
+
+def room_producers_key(room_id: str) -> str:
+    """Hash producerId -> userId (JS number) of the room's live producers (read by room:join)."""
+    return f"room:{room_id}:producers"
+
+
+def node_channel(node_id: str) -> str:
+    """The channel-layer name a node serves requests on (one name per node: pub/sub fans out)."""
+    return NODE_CHANNEL_PREFIX + _CHANNEL_UNSAFE.sub("_", node_id)
+
+
+@dataclass(frozen=True)
+class WorkerCounts:
+    active: int
+    expected: int
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    workers: WorkerCounts
+    updatedAt: int  # ms since the epoch
+    rooms: int = 0
+    routers: int = 0
+    capacity: int = 0  # routers the node accepts (workers x MAX_ROOMS_PER_WORKER)
+    channel: str = ""
+    pid: int = 0
+    draining: bool = False  # shutting down: no new rooms
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> NodeInfo | None:
+        try:
+            data = json.loads(raw)
+            workers = data["workers"]
+            return cls(
+                workers=WorkerCounts(int(workers["active"]), int(workers["expected"])),
+                updatedAt=int(data["updatedAt"]), rooms=int(data.get("rooms", 0)),
+                routers=int(data.get("routers", 0)), capacity=int(data.get("capacity", 0)),
+                channel=str(data.get("channel", "")), pid=int(data.get("pid", 0)),
+                draining=bool(data.get("draining", False)), extra=dict(data.get("extra", {})),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def is_alive(self, now_ms: int) -> bool:
+        return now_ms - self.updatedAt <= NODE_DEAD_AFTER_MS
+
+    def accepts_rooms(self) -> bool:
+        return not self.draining and self.workers.active > 0 and self.routers < self.capacity
+
+    @property
+    def load(self) -> float:
+        return self.routers / self.capacity if self.capacity else 1.0
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class NodeRegistry:
+    """Reads and writes the media node registry and room placement."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._place = redis.register_script(_PLACE_ROOM)
+        self._release = redis.register_script(_RELEASE_ROOM)
+
+    async def heartbeat(self, node_id: str, info: NodeInfo) -> None:
+        await self.redis.hset(MEDIA_NODES_KEY, node_id, info.to_json())
+
+    async def deregister(self, node_id: str) -> None:
+        await self.redis.hdel(MEDIA_NODES_KEY, node_id)
+
+    async def live_nodes(self, now_ms: int) -> dict[str, NodeInfo]:
+        raw: dict[Any, Any] = await self.redis.hgetall(MEDIA_NODES_KEY)
+        nodes: dict[str, NodeInfo] = {}
+        for key, value in raw.items():
+            info = NodeInfo.from_json(value)
+            if info is not None and info.is_alive(now_ms):
+                nodes[_text(key)] = info
+        return nodes
+
+    async def room_node(self, room_id: str) -> str | None:
+        value = await self.redis.get(room_node_key(room_id))
+        return None if value is None else _text(value)
+
+    async def place_room(self, room_id: str, candidate: str, *, replacing_dead: str | None) -> str:
+        """Record `candidate` as the room's node unless another live choice is there; return the holder."""
+        holder = await self._place(keys=[room_node_key(room_id)],
+                                   args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS])
+        return _text(holder)
+
+    async def release_room(self, room_id: str, node_id: str) -> None:
+        await self._release(keys=[room_node_key(room_id)], args=[node_id])
+
+    async def refresh_room(self, room_id: str) -> None:
+        await self.redis.expire(room_node_key(room_id), ROOM_NODE_TTL_SECONDS)
+
+
+def least_loaded(nodes: dict[str, NodeInfo]) -> str | None:
+    """The node with the lowest router load that takes new rooms; ties go to the fewest rooms."""
+    eligible = [(info.load, info.rooms, node_id) for node_id, info in nodes.items() if info.accepts_rooms()]
+    return min(eligible)[2] if eligible else None

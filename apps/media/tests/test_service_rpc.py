@@ -1,0 +1,123 @@
+"""Media RPC over a real Redis channel layer: node registry, placement and per-node routing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from apps.media import gateway
+from apps.media.gateway import MediaRpcClient, MediaUnavailableError, use_media_rpc_client
+from apps.media.node_registry import (
+    MEDIA_NODES_KEY,
+    NodeInfo,
+    NodeRegistry,
+    WorkerCounts,
+    least_loaded,
+    node_channel,
+)
+from apps.media.rpc_server import MediaRpcServer
+from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
+from apps.realtime.dispatch import ClientError
+
+
+def _info(node_id: str, *, routers: int = 0, capacity: int = 100, age_ms: int = 0) -> NodeInfo:
+    return NodeInfo(workers=WorkerCounts(2, 2), updatedAt=int(time.time() * 1000) - age_ms,
+                    routers=routers, capacity=capacity, channel=node_channel(node_id))
+
+
+class FakeNode:
+    """A node that answers with its own id, so a test sees which node got a request."""
+
+    def __init__(self, node_id: str, layer: Any) -> None:
+        self.node_id = node_id
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.server = MediaRpcServer(layer, node_channel(node_id), self.handle)
+
+    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append((method, params))
+        if method == "transport.connect":
+            raise ClientError("Transport not found")
+        if method == "boom":
+            raise RuntimeError("bug")
+        return {"node": self.node_id, "rtpCapabilities": {"codecs": []}}
+
+
+@pytest.fixture
+async def nodes(media_redis: Redis, channel_layer: Any) -> AsyncIterator[dict[str, FakeNode]]:  # noqa: F811
+    registry = NodeRegistry(media_redis)
+    fakes = {name: FakeNode(name, channel_layer) for name in ("n1", "n2")}
+    for fake in fakes.values():
+        await fake.server.start()
+    await registry.heartbeat("n1", _info("n1", routers=10))
+    await registry.heartbeat("n2", _info("n2", routers=3))
+    client = MediaRpcClient(channel_layer, timeout=2.0, registry=registry)
+    use_media_rpc_client(client)
+    yield fakes
+    await client.aclose()
+    for fake in fakes.values():
+        await fake.server.stop()
+
+
+def test_least_loaded_skips_dead_full_and_draining_nodes() -> None:
+    nodes = {"a": _info("a", routers=50), "b": _info("b", routers=100), "c": _info("c", routers=60)}
+    assert least_loaded(nodes) == "a"
+    assert least_loaded({"b": nodes["b"]}) is None
+
+
+async def test_dead_nodes_are_not_listed(media_redis: Redis) -> None:  # noqa: F811
+    registry = NodeRegistry(media_redis)
+    await registry.heartbeat("old", _info("old", age_ms=11_000))
+    await registry.heartbeat("new", _info("new"))
+    await media_redis.hset(MEDIA_NODES_KEY, "junk", "not json")
+    assert list(await registry.live_nodes(int(time.time() * 1000))) == ["new"]
+
+
+async def test_room_is_placed_on_the_least_loaded_node_and_stays_there(nodes, media_redis) -> None:  # noqa: F811
+    assert await gateway.ensure_room_media("r1") == {"codecs": []}
+    assert [m for m, _ in nodes["n2"].requests] == ["room.ensure"]
+    assert await media_redis.get("room:r1:media_node") == b"n2"
+    # n2 gets busier: the room stays put, a new room goes to n1.
+    await NodeRegistry(media_redis).heartbeat("n2", _info("n2", routers=50))
+    await gateway.ensure_room_media("r1")
+    await gateway.ensure_room_media("r2")
+    assert [p["roomId"] for m, p in nodes["n2"].requests] == ["r1", "r1"]
+    assert [p["roomId"] for m, p in nodes["n1"].requests] == ["r2"]
+
+
+async def test_concurrent_first_joins_agree_on_one_node(nodes, media_redis) -> None:  # noqa: F811
+    registry = NodeRegistry(media_redis)
+    holders = await asyncio.gather(*(registry.place_room("r9", f"n{i % 2 + 1}", replacing_dead=None)
+                                     for i in range(10)))
+    assert len(set(holders)) == 1
+
+
+async def test_room_on_a_dead_node_moves_on_ensure_and_is_missing_otherwise(nodes, media_redis) -> None:  # noqa: F811
+    await media_redis.set("room:r3:media_node", "gone")
+    with pytest.raises(ClientError, match="Room not found"):
+        await gateway.create_transport("r3", "sid", 1, "consumer")
+    await gateway.release_socket_media("r3", "sid")  # no node: nothing to release, no error
+    await gateway.ensure_room_media("r3")
+    assert await media_redis.get("room:r3:media_node") == b"n2"
+
+
+async def test_client_errors_come_back_with_their_text(nodes) -> None:
+    await gateway.ensure_room_media("r4")
+    with pytest.raises(ClientError, match="Transport not found"):
+        await gateway.connect_transport("r4", "sid", "t", {})
+    with pytest.raises(gateway.MediaRpcError, match="Internal server error"):
+        await gateway.media_rpc_client().call_room("r4", "boom", {}, missing="Room not found")
+
+
+async def test_no_live_node_means_unavailable(media_redis, channel_layer) -> None:  # noqa: F811
+    client = MediaRpcClient(channel_layer, timeout=0.5, registry=NodeRegistry(media_redis))
+    use_media_rpc_client(client)
+    try:
+        with pytest.raises(MediaUnavailableError):
+            await gateway.ensure_room_media("r5")
+    finally:
+        await client.aclose()
