@@ -1,0 +1,295 @@
+"""Room membership and lifecycle: join, leave, disconnect cleanup, close (contract 2.1, 2.2, 6).
+
+Membership is shared state in Redis (see repository.py), so any web process can
+serve any room and every process sees the same participants and counts.
+
+Decisions (fixes over the baseline, wire shapes unchanged):
+- Each socket is a participant: a user with two sockets in a room is listed twice
+  and counted twice. The user's seat and `user:{id}:room` belong to the user, so
+  they are released, and `room:userLeft` is sent, only when the user's last socket
+  leaves the room. `room:userJoined` is sent for every socket that joins.
+- The count is the size of the members hash, updated in the same Lua script as
+  the membership: leave-then-disconnect, double join and double leave count once.
+- Joining another room first leaves the current one fully; `room:leave` of a room
+  the socket is not in is ignored; joining the same room again only re-reads it.
+- A disconnect also reports the new count to Laravel (the baseline did not, which
+  left Laravel's count stale).
+
+Other apps call: `close_room`, `get_user_room`, `room_member_sids`, `is_room_member`,
+`forced_out` (realtime consumer, on `room.force_leave`), and register
+`@on_room_leave` hooks (media: close the socket's transports for that room).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
+
+from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
+from apps.realtime.dispatch import SocketSession
+from apps.realtime.emit import Room, Target
+from apps.rooms.repository import RoomRepository
+from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
+from flylive.config import get_config
+
+logger = logging.getLogger(__name__)
+
+# Internal channel-layer message sent to a room's group when the room closes; the
+# realtime consumer answers it by leaving the group and calling `forced_out`.
+FORCE_LEAVE_MESSAGE_TYPE = "room.force_leave"
+
+Emit = Callable[[Target, str, Any], Awaitable[None]]
+EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
+GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
+RoomLeaveHook = Callable[[SocketSession, str], Awaitable[None]]
+
+# Called after a socket left a room, for any reason (room:leave, joining another
+# room, disconnect, room closed). Must be idempotent. Media closes transports here.
+ROOM_LEAVE_HOOKS: list[RoomLeaveHook] = []
+
+
+def on_room_leave(hook: RoomLeaveHook) -> RoomLeaveHook:
+    ROOM_LEAVE_HOOKS.append(hook)
+    return hook
+
+
+class RoomSocket(Protocol):
+    """What join/leave need from the acting socket (the dispatch layer's EventContext)."""
+
+    @property
+    def session(self) -> SocketSession: ...
+
+    async def join_room_group(self, room_id: str) -> None: ...
+
+    async def leave_room_group(self, room_id: str) -> None: ...
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _session_lock(session: SocketSession) -> asyncio.Lock:
+    """One room operation at a time per socket (join, leave and disconnect never interleave)."""
+    state: dict[str, Any] = session.extras.setdefault("rooms", {})
+    lock = state.get("lock")
+    if lock is None:
+        lock = state["lock"] = asyncio.Lock()
+    return lock
+
+
+class RoomService:
+    def __init__(self, repo: RoomRepository, *, laravel: LaravelClient, ensure_media: EnsureMedia,
+                 emit: Emit, group_send: GroupSend, activity_ttl_ms: int) -> None:
+        self.repo = repo
+        self.laravel = laravel
+        self.ensure_media = ensure_media
+        self.emit = emit
+        self.group_send = group_send
+        self.activity_ttl_ms = activity_ttl_ms
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- room:join -------------------------------------------------------------------------
+
+    async def join(self, socket: RoomSocket, room_id: str, seat_count: int) -> RoomJoinAck:
+        """Join `room_id` (leaving the socket's current room first) and build the join ack."""
+        session = socket.session
+        # Before anything changes: no media means `Internal server error` and no join.
+        rtp_capabilities = await self.ensure_media(room_id)
+        async with _session_lock(session):
+            if session.room_id is not None and session.room_id != room_id:
+                await self._leave_locked(session, session.room_id, socket=socket)
+            # Subscribe before becoming visible, so no later joiner's broadcast is missed.
+            await socket.join_room_group(room_id)
+            try:
+                joined = await self.repo.join(room_id, session.sid, session.user_id,
+                                              participant_entry(session.user), now_ms=now_ms(),
+                                              activity_ttl_ms=self.activity_ttl_ms)
+            except BaseException:
+                if session.room_id != room_id:
+                    await socket.leave_room_group(room_id)
+                raise
+            session.room_id = room_id
+            if joined.created:
+                # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
+                await self._report_status(room_id, is_live=True, participant_count=0)
+            if joined.new_member:
+                count = joined.participant_count
+                self._spawn(self._report_status(room_id, is_live=True, participant_count=count))
+            snapshot = await self.repo.snapshot(room_id)
+            if joined.new_member:
+                await self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
+                                {"userId": session.user_id, "user": session.user})
+        speaking = {p["userId"] for p in snapshot.producers}
+        participants: list[ParticipantEntry] = []
+        for sid, entry in snapshot.members.items():
+            if sid != session.sid:
+                entry["isSpeaker"] = entry.get("id") in speaking
+                participants.append(entry)
+        producers: list[ProducerView] = [p for p in snapshot.producers if p["userId"] != session.user_id]
+        return {
+            "rtpCapabilities": rtp_capabilities,
+            "participants": participants,
+            "seats": [seat for seat in snapshot.seats if seat["seatIndex"] < seat_count],
+            "lockedSeats": snapshot.locked_seats,
+            "existingProducers": producers,
+        }
+
+    # -- room:leave, disconnect ------------------------------------------------------------
+
+    async def leave(self, socket: RoomSocket, room_id: str) -> bool:
+        """Leave `room_id` fully; ignored (False) unless the socket is in that room."""
+        session = socket.session
+        async with _session_lock(session):
+            if session.room_id != room_id:
+                return False
+            await self._leave_locked(session, room_id, socket=socket)
+            return True
+
+    async def socket_gone(self, session: SocketSession) -> None:
+        """Disconnect cleanup (6.4): the socket leaves its room, if it is in one."""
+        async with _session_lock(session):
+            if session.room_id is not None:
+                await self._leave_locked(session, session.room_id, socket=None)
+
+    async def _leave_locked(self, session: SocketSession, room_id: str, *, socket: RoomSocket | None) -> None:
+        # A Redis failure leaves the session in the room, so the disconnect cleanup retries.
+        left = await self.repo.leave(room_id, session.sid, session.user_id, now_ms=now_ms())
+        session.room_id = None
+        if socket is not None:
+            await socket.leave_room_group(room_id)
+        await self._run_leave_hooks(session, room_id)
+        if not left.was_member:
+            return
+        others = Room(room_id, exclude_sid=session.sid)
+        if left.freed_seat is not None:
+            await self.emit(others, "seat:cleared", {"seatIndex": left.freed_seat})
+        if left.state_existed:
+            count = left.participant_count
+            self._spawn(self._report_status(room_id, is_live=count > 0, participant_count=count))
+        if left.user_left_room:
+            await self.emit(others, "room:userLeft", {"userId": session.user_id})
+
+    async def _run_leave_hooks(self, session: SocketSession, room_id: str) -> None:
+        for hook in ROOM_LEAVE_HOOKS:
+            try:
+                await hook(session, room_id)
+            except Exception:
+                logger.exception("room leave hook %s failed for socket %s in room %s",
+                                 getattr(hook, "__qualname__", hook), session.sid, room_id)
+
+    async def forced_out(self, session: SocketSession, room_id: str) -> None:
+        """The room was closed under this socket (`room.force_leave`): forget it locally."""
+        async with _session_lock(session):
+            if session.room_id == room_id:
+                session.room_id = None
+                await self._run_leave_hooks(session, room_id)
+
+    # -- closing ---------------------------------------------------------------------------
+
+    async def close_room(self, room_id: str, reason: str = "host_left") -> None:
+        """Close a room (6.5) from any process: tell its sockets, Laravel and media, drop its state."""
+        closed = {"roomId": room_id, "reason": reason, "timestamp": now_ms()}
+        await self.emit(Room(room_id), "room:closed", closed)
+        self._spawn(self._report_status(room_id, is_live=False, participant_count=0, ended_at=iso_now()))
+        force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": room_id, "reason": reason}
+        await self.group_send(room_id, force_leave)
+        users = await self.repo.close(room_id)
+        self._spawn(self._notify_media_closed(room_id, reason))
+        logger.info("room %s closed (%s); released %d member users", room_id, reason, len(users))
+
+    async def _notify_media_closed(self, room_id: str, reason: str) -> None:
+        from apps.media.gateway import notify_room_closed
+
+        try:
+            await notify_room_closed(room_id, reason)
+        except Exception:
+            logger.exception("could not tell the media service room %s closed", room_id)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    async def get_user_room(self, user_id: int | float) -> str | None:
+        return await self.repo.get_user_room(user_id)
+
+    # -- Laravel, in the background --------------------------------------------------------
+
+    async def _report_status(self, room_id: str, *, is_live: bool, participant_count: int,
+                             ended_at: str | None = None) -> None:
+        try:
+            await self.laravel.post_room_status(room_id, is_live=is_live, participant_count=participant_count,
+                                                ended_at=ended_at)
+        except Exception as exc:
+            logger.warning("Laravel room status for %s failed: %s", room_id, exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for the fire-and-forget calls started so far (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+# -- the process's service, one per event loop ---------------------------------------------
+
+_services: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomService] = weakref.WeakKeyDictionary()
+
+
+def _default_service() -> RoomService:
+    from channels.layers import get_channel_layer
+
+    from apps.media.gateway import ensure_room_media
+    from apps.realtime.emit import emit, room_group
+    from apps.realtime.services import get_redis
+
+    layer = get_channel_layer()
+
+    async def group_send(room_id: str, message: dict[str, Any]) -> None:
+        await layer.group_send(room_group(room_id), message)
+
+    return RoomService(RoomRepository(get_redis()), laravel=laravel_client(), ensure_media=ensure_room_media,
+                       emit=emit, group_send=group_send,
+                       activity_ttl_ms=get_config().ROOM_INACTIVITY_TIMEOUT_MS)
+
+
+def room_service() -> RoomService:
+    """The running loop's RoomService."""
+    loop = asyncio.get_running_loop()
+    service = _services.get(loop)
+    if service is None:
+        service = _services[loop] = _default_service()
+    return service
+
+
+def use_room_service(service: RoomService) -> None:
+    """Make `service` the running loop's RoomService (tests)."""
+    _services[asyncio.get_running_loop()] = service
+
+
+async def close_room(room_id: str, reason: str = "host_left") -> None:
+    """Close a room: `room:closed` to its sockets, Laravel told, shared state deleted."""
+    await room_service().close_room(room_id, reason)
+
+
+async def get_user_room(user_id: int | float) -> str | None:
+    """The room `user:{userId}:room` names, or None."""
+    return await room_service().get_user_room(user_id)
+
+
+async def room_member_sids(room_id: str) -> list[str]:
+    """Socket ids of every socket in the room, on any web process."""
+    return await room_service().repo.member_sids(room_id)
+
+
+async def is_room_member(room_id: str, sid: str) -> bool:
+    return await room_service().repo.is_member(room_id, sid)
+
+
+async def forced_out(session: SocketSession, room_id: str) -> None:
+    """For the realtime consumer on `room.force_leave` (after it discarded the group)."""
+    await room_service().forced_out(session, room_id)

@@ -1,0 +1,273 @@
+"""RoomService against real Redis and a real (fake) Laravel HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from apps.integrations.laravel_client import LaravelClient
+from apps.media.gateway import MediaUnavailableError
+from apps.realtime.dispatch import SocketSession
+from apps.realtime.emit import Room
+from apps.rooms import service as rooms_service
+from apps.rooms.repository import RoomRepository
+from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, RoomService
+from apps.rooms.tests.fakes import EmitRecorder, FakeSocket
+from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
+from tests.support.fake_laravel import FakeLaravel
+
+KEY = "internal-key-internal-key-internal-key-01"
+
+
+@dataclass
+class Harness:
+    service: RoomService
+    redis: Redis
+    laravel: FakeLaravel
+    emits: EmitRecorder
+    group_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    media_down: bool = False
+
+    async def count(self, room_id: str) -> int:
+        raw = await self.redis.get(f"room:state:{room_id}")
+        assert raw is not None
+        return int(json.loads(raw)["participantCount"])
+
+    async def statuses(self, room_id: str) -> list[Any]:
+        await self.service.drain()
+        return [r.json for r in self.laravel.requests_to(f"/api/v1/internal/rooms/{room_id}/status")]
+
+
+@pytest.fixture
+async def h(redis: Redis) -> AsyncIterator[Harness]:
+    async with FakeLaravel() as laravel:
+        http = LaravelClient(laravel.url, KEY, timeout_ms=1000)
+        emits = EmitRecorder()
+        harness: Harness
+
+        async def ensure_media(room_id: str) -> dict[str, Any]:
+            if harness.media_down:
+                raise MediaUnavailableError("no media")
+            return FIXED_RTP_CAPABILITIES
+
+        async def group_send(room_id: str, message: dict[str, Any]) -> None:
+            harness.group_messages.append((room_id, message))
+
+        service = RoomService(RoomRepository(redis), laravel=http, ensure_media=ensure_media, emit=emits,
+                              group_send=group_send, activity_ttl_ms=30000)
+        harness = Harness(service, redis, laravel, emits)
+        yield harness
+        await service.drain()
+        await http.aclose()
+
+
+async def test_join_ack_lists_others_seats_locks_and_producers(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "r", 15)
+    await h.redis.hset("room:r:producers", "p1", "1")
+    await h.redis.hset("room:r:seats", mapping={"0": '{"userId":"1","muted":false}',
+                                                "5": '{"userId":"9","muted":true}'})
+    await h.redis.sadd("room:r:locked_seats", "7", "12")
+    ack = await h.service.join(bob, "r", 3)
+    assert set(ack) == {"rtpCapabilities", "participants", "seats", "lockedSeats", "existingProducers"}
+    assert ack["rtpCapabilities"] == FIXED_RTP_CAPABILITIES
+    assert ack["participants"] == [{
+        "id": 1, "name": "user1", "signature": "sig", "avatar": "https://a.test/a.png", "frame": "gold",
+        "gender": "1", "country": "US", "phone": "+1", "email": "1@x.test", "date_of_birth": "2000-01-01",
+        "wealth_xp": "30", "charm_xp": "40", "isSpeaker": True,
+    }]
+    assert ack["seats"] == [{"seatIndex": 0, "userId": 1, "isMuted": False}]  # seat 5 is beyond seatCount 3
+    assert sorted(ack["lockedSeats"]) == [7, 12]  # not filtered by seatCount
+    assert ack["existingProducers"] == [{"producerId": "p1", "userId": 1}]
+    assert bob.session.room_id == "r"
+    assert bob.groups == {"r"}
+
+
+async def test_join_announces_the_user_to_the_others(h: Harness) -> None:
+    alice = FakeSocket.of("a", 1)
+    await h.service.join(alice, "r", 15)
+    [joined] = h.emits.events("room:userJoined")
+    assert joined.target == Room("r", exclude_sid="a")
+    assert joined.payload == {"userId": 1, "user": alice.session.user}
+
+
+async def test_first_join_creates_room_and_reports_to_laravel(h: Harness) -> None:
+    await h.service.join(FakeSocket.of("a", 1), "42", 15)
+    await h.service.join(FakeSocket.of("b", 2), "42", 15)
+    statuses = await h.statuses("42")
+    assert statuses[0] == {"is_live": True, "participant_count": 0}
+    assert sorted(s["participant_count"] for s in statuses[1:]) == [1, 2]
+    assert all(r.headers["X-Internal-Key"] == KEY for r in h.laravel.requests)
+
+
+async def test_leave_then_disconnect_counts_once(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "r", 15)
+    await h.service.join(bob, "r", 15)
+    assert await h.service.leave(alice, "r") is True
+    await h.service.socket_gone(alice.session)
+    assert await h.count("r") == 1
+    assert alice.groups == set()
+    assert [e.payload for e in h.emits.to_room("r", "room:userLeft")] == [{"userId": 1}]
+    assert h.emits.to_room("r", "room:userLeft")[0].target == Room("r", exclude_sid="a")
+    assert (await h.statuses("r"))[-1] == {"is_live": True, "participant_count": 1}
+
+
+async def test_disconnect_leaves_the_room(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "r", 15)
+    await h.service.join(bob, "r", 15)
+    await h.redis.hset("room:r:seats", "4", '{"userId":"2","muted":false}')
+    await h.service.socket_gone(bob.session)
+    assert await h.count("r") == 1
+    assert [e.payload for e in h.emits.to_room("r", "seat:cleared")] == [{"seatIndex": 4}]
+    assert [e.payload for e in h.emits.to_room("r", "room:userLeft")] == [{"userId": 2}]
+    assert await h.redis.get("user:2:room") is None
+    assert await h.redis.get("user:1:room") == b"r"
+
+
+async def test_double_join_counts_once_and_announces_once(h: Harness) -> None:
+    alice = FakeSocket.of("a", 1)
+    await h.service.join(alice, "r", 15)
+    again = await h.service.join(alice, "r", 15)
+    assert await h.count("r") == 1
+    assert len(h.emits.events("room:userJoined")) == 1
+    assert again["participants"] == []
+
+
+async def test_joining_another_room_leaves_the_first_fully(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "one", 15)
+    await h.service.join(bob, "one", 15)
+    await h.redis.hset("room:one:seats", "2", '{"userId":"1","muted":false}')
+    await h.service.join(alice, "two", 15)
+    assert (await h.count("one"), await h.count("two")) == (1, 1)
+    assert alice.groups == {"two"}
+    assert alice.session.room_id == "two"
+    assert [e.payload for e in h.emits.to_room("one", "seat:cleared")] == [{"seatIndex": 2}]
+    assert [e.payload for e in h.emits.to_room("one", "room:userLeft")] == [{"userId": 1}]
+    assert await h.redis.get("user:1:room") == b"two"
+    await h.service.socket_gone(alice.session)
+    assert (await h.count("one"), await h.count("two")) == (1, 0)
+
+
+async def test_leave_of_a_room_not_joined_is_ignored(h: Harness) -> None:
+    alice, mallory = FakeSocket.of("a", 1), FakeSocket.of("m", 6)
+    await h.service.join(alice, "r", 15)
+    await h.service.join(mallory, "elsewhere", 15)
+    assert await h.service.leave(mallory, "r") is False
+    assert await h.count("r") == 1
+    assert h.emits.to_room("r", "room:userLeft") == []
+
+
+async def test_a_socket_can_rejoin_after_leaving(h: Harness) -> None:
+    alice = FakeSocket.of("a", 1)
+    await h.service.join(alice, "r", 15)
+    await h.service.leave(alice, "r")
+    await h.service.join(alice, "r", 15)
+    assert await h.count("r") == 1
+    assert alice.groups == {"r"}
+
+
+async def test_two_sockets_of_one_user_count_twice_and_leave_once(h: Harness) -> None:
+    phone, tablet, bob = FakeSocket.of("p", 1), FakeSocket.of("t", 1), FakeSocket.of("b", 2)
+    await h.service.join(phone, "r", 15)
+    await h.service.join(tablet, "r", 15)
+    ack = await h.service.join(bob, "r", 15)
+    assert [p["id"] for p in ack["participants"]] == [1, 1]
+    assert await h.count("r") == 3
+    await h.redis.hset("room:r:seats", "0", '{"userId":"1","muted":false}')
+    await h.service.socket_gone(phone.session)
+    assert await h.count("r") == 2
+    assert h.emits.events("room:userLeft") == []  # the user is still in the room on the tablet
+    assert await h.redis.hexists("room:r:seats", "0")
+    await h.service.leave(tablet, "r")
+    assert await h.count("r") == 1
+    assert [e.payload for e in h.emits.events("room:userLeft")] == [{"userId": 1}]
+    assert [e.payload for e in h.emits.events("seat:cleared")] == [{"seatIndex": 0}]
+
+
+async def test_concurrent_joins_of_50_sockets_count_exactly(h: Harness) -> None:
+    sockets = [FakeSocket.of(f"s{i}", i + 1) for i in range(50)]
+    await asyncio.gather(*(h.service.join(s, "big", 15) for s in sockets))
+    assert await h.count("big") == 50
+    assert await h.redis.hlen("room:big:members") == 50
+    statuses = await h.statuses("big")
+    assert statuses.count({"is_live": True, "participant_count": 0}) == 1  # one creation
+    await asyncio.gather(*(h.service.socket_gone(s.session) for s in sockets[:20]),
+                         *(h.service.leave(s, "big") for s in sockets[10:30]))
+    assert await h.count("big") == 20
+
+
+async def test_join_without_media_fails_and_changes_nothing(h: Harness) -> None:
+    h.media_down = True
+    alice = FakeSocket.of("a", 1)
+    with pytest.raises(MediaUnavailableError):
+        await h.service.join(alice, "r", 15)
+    assert await h.redis.exists("room:state:r") == 0
+    assert alice.session.room_id is None
+    assert alice.groups == set()
+
+
+async def test_slow_laravel_delays_only_the_creating_join(h: Harness) -> None:
+    h.laravel.respond("/api/v1/internal/rooms/r/status", delay_seconds=5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ack = await h.service.join(FakeSocket.of("a", 1), "r", 15)  # creation: awaited, bounded by 1 s
+    assert 0.9 < loop.time() - started < 3
+    assert ack["rtpCapabilities"] == FIXED_RTP_CAPABILITIES
+    started = loop.time()
+    await h.service.join(FakeSocket.of("b", 2), "r", 15)  # not a creation: fire-and-forget
+    assert loop.time() - started < 0.5
+
+
+async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "r", 15)
+    await h.service.join(bob, "r", 15)
+    await h.redis.set("room:r:invite:3", "{}", ex=30)
+    await h.service.close_room("r", "inactivity")
+    [closed] = h.emits.events("room:closed")
+    assert closed.target == Room("r")
+    assert closed.payload["roomId"] == "r"
+    assert closed.payload["reason"] == "inactivity"
+    assert isinstance(closed.payload["timestamp"], int)
+    force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": "r", "reason": "inactivity"}
+    assert h.group_messages == [("r", force_leave)]
+    for key in ("room:state:r", "room:r:members", "room:r:invite:3", "user:1:room", "user:2:room"):
+        assert await h.redis.exists(key) == 0, key
+    last = (await h.statuses("r"))[-1]
+    assert last["is_live"] is False
+    assert last["participant_count"] == 0
+    assert last["ended_at"].endswith("Z")
+    # The consumer's answer to room.force_leave:
+    await h.service.forced_out(alice.session, "r")
+    assert alice.session.room_id is None
+    await h.service.socket_gone(alice.session)  # nothing left to do, nothing emitted
+    assert h.emits.events("room:userLeft") == []
+
+
+async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def hook(session: SocketSession, room_id: str) -> None:
+        seen.append((session.sid, room_id))
+
+    rooms_service.ROOM_LEAVE_HOOKS.append(hook)
+    try:
+        a, b, c = FakeSocket.of("a", 1), FakeSocket.of("b", 2), FakeSocket.of("c", 3)
+        for s in (a, b, c):
+            await h.service.join(s, "r", 15)
+        await h.service.leave(a, "r")
+        await h.service.socket_gone(b.session)
+        await h.service.join(c, "other", 15)
+        await h.service.forced_out(c.session, "other")
+    finally:
+        rooms_service.ROOM_LEAVE_HOOKS.remove(hook)
+    assert seen == [("a", "r"), ("b", "r"), ("c", "r"), ("c", "other")]
