@@ -25,6 +25,7 @@ from apps.media.schemas import (
 )
 from apps.realtime.dispatch import EventContext, SocketSession, event, on_disconnect
 from apps.realtime.emit import Room
+from apps.rooms.service import on_room_leave
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +88,17 @@ async def audio_self_unmute(ctx: EventContext, p: SelfMute) -> None:
     await _self_mute(ctx, p, False)
 
 
+@on_room_leave
+async def release_media_on_room_leave(session: SocketSession, room_id: str) -> None:
+    """room:leave, joining another room, the room closing, disconnect: close the socket's media there."""
+    session.extras.get(MEDIA_ROOMS, set()).discard(room_id)
+    await gateway.release_socket_media(room_id, session.sid)
+
+
 @on_disconnect
 async def release_media_on_disconnect(session: SocketSession) -> None:
-    """Close the socket's transports (and so its producers and consumers) in every room it used."""
-    rooms: set[str] = set(session.extras.get(MEDIA_ROOMS, set()))
-    if session.room_id:
-        rooms.add(session.room_id)
-    for room_id in rooms:
+    """Rooms the leave hook did not cover (the socket's room is released by it)."""
+    for room_id in list(session.extras.get(MEDIA_ROOMS, set())):
         try:
             await gateway.release_socket_media(room_id, session.sid)
         except Exception:
