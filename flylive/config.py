@@ -80,7 +80,14 @@ class AppConfig(BaseSettings):
     DJANGO_SECRET_KEY: str | None = None
     DJANGO_ALLOWED_HOSTS: Annotated[tuple[str, ...], NoDecode] = ("*",)
 
-    @field_validator("REDIS_TLS", "MSAB_EVENTS_ENABLED", mode="before")
+    # Not in the Node contract: Engine.IO heartbeat (its defaults are the contract's 25 s / 20 s);
+    # tests shorten them to see a dead peer dropped.
+    SOCKET_PING_INTERVAL_MS: int = Field(25000, gt=0)
+    SOCKET_PING_TIMEOUT_MS: int = Field(20000, gt=0)
+    # Registers the `debug:*` probe events (apps/realtime/probe_events.py). Tests only.
+    FLYLIVE_TEST_EVENTS: bool = False
+
+    @field_validator("REDIS_TLS", "MSAB_EVENTS_ENABLED", "FLYLIVE_TEST_EVENTS", mode="before")
     @classmethod
     def _parse_flag(cls, value: object) -> bool:
         return _flag(value)
@@ -124,7 +131,7 @@ class ConfigError(SystemExit):
 
 def load_config() -> AppConfig:
     try:
-        return AppConfig()  # type: ignore[call-arg]
+        return AppConfig()
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -8,10 +8,19 @@ A handler is domain logic only:
         ctx.require_member(p.roomId)
         seat = await seats.take(...)            # raises ClientError("Seat is locked")
         await ctx.emit(Room(p.roomId, exclude_sid=ctx.sid), "seat:updated", {...})
-        return None                             # ENVELOPE: {"success": true}; a dict -> {"success": true, "data": dict}
+        return None                 # ENVELOPE: {"success": true}; a dict -> {"success": true, "data": dict}
 
-STATUS: interface fixed (other apps code against it); implementation of
-`dispatch_event` and `EventContext` internals belongs to apps/realtime.
+Ack styles (contract 1.7): ENVELOPE answers `{"success": true[, "data": result]}`,
+`{"success": false, "error": "Invalid payload" | ClientError text | "Internal server error"}`;
+PLAIN acks the handler's dict (None: no ack), errors as `{"error": text}`; NONE never
+answers; ERROR_EVENT never acks and sends `error` `{"message", "errors"?}` to the sender.
+Acked styles need exactly one object argument; the non-acked ones validate the first
+argument and ignore extras (as the baseline does). The run-time side is
+`apps/realtime/dispatcher.py`; payload building blocks are in `apps/realtime/schema.py`.
+
+Handlers of one socket run concurrently (each in its own task, started in arrival
+order, like Node's async handlers); at most 16 at a time per socket, beyond which
+the event is answered `Too many requests` in its ack style.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
+
+from apps.realtime import emit as _emit
 
 if TYPE_CHECKING:
     from apps.realtime.emit import Target
@@ -124,11 +135,32 @@ class SocketSession:
         return uid
 
 
+class SocketConnection(Protocol):
+    """The consumer side of one socket, as the dispatch layer sees it."""
+
+    @property
+    def sid(self) -> str: ...
+
+    def send_frame(self, frame: str) -> None:
+        """Queue one encoded frame for this socket (ordered, never blocks)."""
+
+    async def join_group(self, group: str) -> None: ...
+
+    async def leave_group(self, group: str) -> None: ...
+
+
 class EventContext:
-    """Given to every handler. Implemented by apps/realtime (see consumer/dispatcher)."""
+    """Given to every handler: who is calling, and how to answer and broadcast."""
 
     session: SocketSession
     correlation_id: str
+
+    def __init__(self, session: SocketSession, correlation_id: str,
+                 connection: SocketConnection | None = None) -> None:
+        self.session = session
+        self.correlation_id = correlation_id
+        # None when there is no live socket (unit tests): group changes are then no-ops.
+        self.connection = connection
 
     @property
     def sid(self) -> str:
@@ -148,11 +180,16 @@ class EventContext:
             raise ClientError("Room not found")
 
     async def emit(self, target: Target, event: str, payload: Any) -> None:
-        raise NotImplementedError
+        """Same as `apps.realtime.emit.emit` (a Socket(self.sid) target is delivered directly)."""
+        await _emit.emit(target, event, payload)
 
     async def join_room_group(self, room_id: str) -> None:
-        """Subscribe this socket to the room's broadcast group (socket.join)."""
-        raise NotImplementedError
+        """Subscribe this socket to the room's broadcast group (socket.join).
+
+        Only the broadcast subscription: `session.room_id` is the rooms app's to set."""
+        if self.connection is not None:
+            await self.connection.join_group(_emit.room_group(room_id))
 
     async def leave_room_group(self, room_id: str) -> None:
-        raise NotImplementedError
+        if self.connection is not None:
+            await self.connection.leave_group(_emit.room_group(room_id))

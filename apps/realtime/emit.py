@@ -4,13 +4,40 @@ Targets (contract section 0): Room (ROOM*, or ROOM- with exclude_sid), Socket
 (SELF/SOCKET), User (every socket in `user:{id}:sockets`), Everyone. ROOM+ is
 `Room(room, exclude_sid=me)` then `Socket(me)`.
 
-STATUS: interface fixed; `emit()` is implemented by apps/realtime.
+    await emit(Room(room_id, exclude_sid=ctx.sid), "seat:updated", {...})
+
+How it travels: the payload is encoded into its Socket.IO frame once, here.
+- Room -> the channel layer group `room.<sha1(room id)>` (Redis pub/sub: one
+  publish, every web process with members receives it once); each receiving
+  consumer drops it if it is the excluded socket.
+- Everyone -> the group every connected socket joins.
+- Socket(sid) -> a socket's sid is its channel name, so a socket on another
+  process gets it with `channel_layer.send(sid)`; one on this process directly.
+- User -> SMEMBERS `user:{id}:sockets`, then as Socket for each.
+Ordering: frames to one socket are written in the order they reach it. A
+direct (same-process) Socket emit does not wait for Room broadcasts that are
+still travelling through Redis, so a ROOM* broadcast that includes the sender
+may reach the sender after a later Socket emit to it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from apps.realtime.codec import event_frame
+from apps.realtime.services import get_services
+
+logger = logging.getLogger(__name__)
+
+# Channel-layer message that carries one encoded frame to a consumer.
+FRAME_MESSAGE_TYPE = "socketio.frame"
+EVERYONE_GROUP = "flylive.everyone"
 
 
 @dataclass(frozen=True)
@@ -37,6 +64,70 @@ class Everyone:
 Target = Room | Socket | User | Everyone
 
 
+class LocalSocket(Protocol):
+    """A socket connected to this process (the consumer's connection)."""
+
+    def send_frame(self, frame: str) -> None: ...
+
+
+# sid -> socket, for sockets connected to this process.
+_local_sockets: dict[str, LocalSocket] = {}
+
+
+def register_local_socket(sid: str, socket: LocalSocket) -> None:
+    _local_sockets[sid] = socket
+
+
+def unregister_local_socket(sid: str) -> None:
+    _local_sockets.pop(sid, None)
+
+
+def local_socket_count() -> int:
+    return len(_local_sockets)
+
+
+def room_group(room_id: str) -> str:
+    """A channel-layer-safe group name for any room id (ids are free text)."""
+    return "room." + hashlib.sha1(room_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def frame_message(frame: str, exclude_sid: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": FRAME_MESSAGE_TYPE, "frame": frame}
+    if exclude_sid is not None:
+        message["exclude"] = exclude_sid
+    return message
+
+
 async def emit(target: Target, event: str, payload: Any) -> None:
     """Send `event` with `payload` to `target`, across every web process."""
-    raise NotImplementedError
+    await send_frame(target, event_frame(event, payload))
+
+
+async def send_frame(target: Target, frame: str) -> None:
+    """Deliver an already encoded frame (see `codec.event_frame`) to `target`."""
+    if isinstance(target, Socket):
+        await _to_socket(target.sid, frame)
+    elif isinstance(target, Room):
+        await _layer().group_send(room_group(target.room_id), frame_message(frame, target.exclude_sid))
+    elif isinstance(target, User):
+        sids = await get_services().sockets.sockets_of(target.user_id)
+        await asyncio.gather(*(_to_socket(sid, frame) for sid in sids))
+    elif isinstance(target, Everyone):
+        await _layer().group_send(EVERYONE_GROUP, frame_message(frame))
+    else:
+        raise TypeError(f"not an emit target: {target!r}")
+
+
+async def _to_socket(sid: str, frame: str) -> None:
+    local = _local_sockets.get(sid)
+    if local is not None:
+        local.send_frame(frame)
+        return
+    await _layer().send(sid, frame_message(frame))
+
+
+def _layer() -> Any:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured")
+    return layer

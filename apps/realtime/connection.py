@@ -1,0 +1,344 @@
+"""One Engine.IO connection over a websocket and its Socket.IO socket on namespace `/`.
+
+Lifecycle: accept -> OPEN packet -> CONNECT (auth; `40{"sid"}` or `44{"message"}`)
+-> events and broadcasts -> disconnect cleanup. Three kinds of work run side by side
+so none can stall another: the receive loop (frames from the client, decoded and
+handed on at once), the channel reader (frames broadcast to this socket), and the
+handler tasks (see dispatcher.py). Everything sent to the client goes through
+one queue drained by one writer task, so frames leave in the order they were
+queued, and a slow client never blocks the loops that queue them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apps.realtime import codec
+from apps.realtime.auth import AUTHENTICATION_FAILED, Handshake, HandshakeRejected, authenticate
+from apps.realtime.correlation import correlation_id_var
+from apps.realtime.dispatch import DISCONNECT_HOOKS, SocketSession
+from apps.realtime.dispatcher import EventDispatcher
+from apps.realtime.emit import (
+    EVERYONE_GROUP,
+    FRAME_MESSAGE_TYPE,
+    register_local_socket,
+    unregister_local_socket,
+)
+from apps.realtime.services import RealtimeServices
+from flylive.metrics import SOCKET_CONNECTIONS
+
+logger = logging.getLogger(__name__)
+
+ASGISend = Callable[[Mapping[str, Any]], Awaitable[None]]
+ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
+
+MAX_PAYLOAD_BYTES = 1_000_000  # engine.io's maxHttpBufferSize, also enforced on websocket frames
+CONNECT_TIMEOUT_SECONDS = 45.0  # socket.io's connectTimeout: CONNECT must come within this
+DRAIN_TIMEOUT_SECONDS = 30.0  # running handlers get this long to finish after a disconnect
+MAX_QUEUED_FRAMES = 10_000  # a client this far behind is dropped rather than buffered forever
+
+# Close codes.
+NORMAL_CLOSURE = 1000
+POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
+
+# Tasks that outlive their consumer (disconnect cleanup), kept referenced until done.
+_detached: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+def _utf8_length_exceeds(text: str, limit: int) -> bool:
+    if len(text) > limit:  # every character is at least one byte
+        return True
+    if len(text) * 4 <= limit:  # and at most four
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+class SocketIOConnection:
+    def __init__(
+        self,
+        scope: dict[str, Any],
+        send: ASGISend,
+        *,
+        services: RealtimeServices,
+        channel_layer: Any,
+        ping_interval: float,
+        ping_timeout: float,
+        max_payload: int = MAX_PAYLOAD_BYTES,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.scope = scope
+        self._send = send
+        self.services = services
+        self.channel_layer = channel_layer
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_payload = max_payload
+        self.connect_timeout = connect_timeout
+        self.engine_sid = secrets.token_urlsafe(15)  # 20 characters, like engine.io's ids
+
+        self.session: SocketSession | None = None
+        self.dispatcher: EventDispatcher | None = None
+        self._channel_name: str | None = None
+        self._groups: set[str] = set()
+        self._outbox: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self._closing = False
+        self._pong = asyncio.Event()
+        self._connect_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reader_started = False
+
+    # --- the SocketConnection protocol (used by handlers through EventContext) ---
+
+    @property
+    def sid(self) -> str:
+        if self._channel_name is None:
+            raise RuntimeError("socket not connected")
+        return self._channel_name
+
+    def send_frame(self, frame: str) -> None:
+        if self._closing:
+            return
+        if self._outbox.qsize() >= MAX_QUEUED_FRAMES:
+            logger.warning("socket %s is %d frames behind: closing it", self._channel_name, MAX_QUEUED_FRAMES)
+            self.close(TRY_AGAIN_LATER, "client too slow")
+            return
+        self._outbox.put_nowait(frame)
+
+    async def join_group(self, group: str) -> None:
+        if self._channel_name is None or self._closing or group in self._groups:
+            return
+        self._groups.add(group)
+        await self.channel_layer.group_add(group, self._channel_name)
+
+    async def leave_group(self, group: str) -> None:
+        if self._channel_name is None or group not in self._groups:
+            return
+        self._groups.discard(group)
+        await self.channel_layer.group_discard(group, self._channel_name)
+
+    def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the websocket after the frames already queued."""
+        if self._closing:
+            return
+        self._closing = True
+        self._outbox.put_nowait(_Close(code, reason))
+
+    # --- running ---
+
+    async def run(self, receive: ASGIReceive) -> None:
+        """Serve the accepted websocket until the client goes away."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(asyncio.create_task(self._write_loop(), name="socket writer"))
+        self.send_frame(codec.open_frame(
+            self.engine_sid,
+            ping_interval_ms=round(self.ping_interval * 1000),
+            ping_timeout_ms=round(self.ping_timeout * 1000),
+            max_payload=self.max_payload,
+        ))
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="socket heartbeat"))
+        connect_deadline = loop.call_later(self.connect_timeout, self._on_connect_timeout)
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    self._on_frame(message.get("text"), message.get("bytes"))
+                elif kind == "websocket.disconnect":
+                    break
+        finally:
+            connect_deadline.cancel()
+            self._closing = True
+            for task in self._tasks:
+                task.cancel()
+            if self._channel_name is not None:
+                unregister_local_socket(self._channel_name)
+            cleanup = asyncio.create_task(self._cleanup(), name="socket cleanup")
+            _detached.add(cleanup)
+            cleanup.add_done_callback(_detached.discard)
+
+    def _on_connect_timeout(self) -> None:
+        if self.session is None:
+            self.close(NORMAL_CLOSURE, "connect timeout")
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            try:
+                if isinstance(item, _Close):
+                    await self._send({"type": "websocket.close", "code": item.code, "reason": item.reason})
+                    return
+                await self._send({"type": "websocket.send", "text": item})
+            except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
+                logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+                self._closing = True
+                return
+
+    async def _heartbeat_loop(self) -> None:
+        """engine.io's heartbeat: ping every interval, drop the peer if no pong within the timeout."""
+        while not self._closing:
+            await asyncio.sleep(self.ping_interval)
+            self._pong.clear()
+            self.send_frame(codec.PING_FRAME)
+            try:
+                await asyncio.wait_for(self._pong.wait(), self.ping_timeout)
+            except TimeoutError:
+                logger.info("socket %s: ping timeout", self._channel_name or self.engine_sid)
+                self.close(NORMAL_CLOSURE, "ping timeout")
+                return
+
+    # --- frames from the client ---
+
+    def _on_frame(self, text: str | None, data: bytes | None) -> None:
+        if text is None:
+            if data is not None and len(data) > self.max_payload:
+                self.close(MESSAGE_TOO_BIG, "Max payload size exceeded")
+            else:
+                # Binary attachments are not part of this protocol's use; drop them.
+                logger.debug("binary frame ignored on %s", self.engine_sid)
+            return
+        if _utf8_length_exceeds(text, self.max_payload):
+            self.close(MESSAGE_TOO_BIG, "Max payload size exceeded")
+            return
+        try:
+            packet = codec.decode_engine_packet(text)
+        except ValueError:
+            logger.debug("undecodable frame ignored on %s", self.engine_sid)
+            return
+        kind = packet.packet_type
+        if kind == codec.EIO_PONG:
+            self._pong.set()
+        elif kind == codec.EIO_PING:
+            self.send_frame(codec.pong_frame(packet.data))
+        elif kind == codec.EIO_CLOSE:
+            self.close(NORMAL_CLOSURE, "client close")
+        elif kind == codec.EIO_MESSAGE and not packet.binary and isinstance(packet.data, str):
+            self._on_socket_message(packet.data)
+        # OPEN, UPGRADE, NOOP, base64 binary: nothing to do over a plain websocket.
+
+    def _on_socket_message(self, text: str) -> None:
+        try:
+            packet = codec.decode_socket_packet(text)
+        except ValueError:
+            logger.debug("undecodable Socket.IO packet ignored on %s", self.engine_sid)
+            return
+        namespace = packet.namespace or "/"
+        kind = packet.packet_type
+        if kind == codec.SIO_CONNECT:
+            if namespace != "/":
+                self.send_frame(codec.connect_error_frame("Invalid namespace", namespace))
+            elif self.session is None and self._connect_task is None and not self._closing:
+                self._connect_task = asyncio.create_task(self._connect(packet.data), name="socket connect")
+        elif namespace != "/" or self.session is None or self.dispatcher is None:
+            return  # nothing but CONNECT is valid before the socket is connected
+        elif kind in (codec.SIO_EVENT, codec.SIO_BINARY_EVENT):
+            data = packet.data
+            if isinstance(data, list) and data and isinstance(data[0], str):
+                self.dispatcher.submit(data[0], data[1:], packet.id)
+            else:
+                logger.debug("malformed EVENT ignored on %s", self.session.sid)
+        elif kind == codec.SIO_DISCONNECT:
+            self.close(NORMAL_CLOSURE, "client namespace disconnect")
+        # ACK (we never ask clients for acks) and CONNECT_ERROR from a client: ignored.
+
+    # --- CONNECT ---
+
+    async def _connect(self, auth: Any) -> None:
+        try:
+            handshake = Handshake.from_scope(self.scope, auth)
+            user = await authenticate(handshake, config=self.services.config, redis=self.services.redis)
+            if self._closing:
+                return
+            # The socket's channel name is its sid: emit(Socket(sid)) reaches it from any process.
+            sid: str = await self.channel_layer.new_channel()
+            self._channel_name = sid
+            self._tasks.append(asyncio.create_task(self._channel_reader(sid), name="socket channel reader"))
+            if self._closing:
+                return  # the cleanup waiting for us releases the channel
+            session = SocketSession(sid=sid, user=user)
+            register_local_socket(sid, self)
+            self.session = session
+            SOCKET_CONNECTIONS.inc()
+            await self.join_group(EVERYONE_GROUP)
+            await self._register_user_socket(session)
+            self.dispatcher = EventDispatcher(self, session, self.services)
+            self.send_frame(codec.connect_frame(sid))
+        except HandshakeRejected as rejected:
+            self.send_frame(codec.connect_error_frame(rejected.message))
+        except Exception:
+            logger.exception("socket setup failed after authentication")
+            self.send_frame(codec.connect_error_frame(AUTHENTICATION_FAILED))
+        finally:
+            if self.session is None:
+                self._connect_task = None  # a client may try CONNECT again (socket.io-client does)
+
+    async def _register_user_socket(self, session: SocketSession) -> None:
+        if not session.user.get("id"):
+            return  # contract 1.6: only a truthy user id is registered
+        try:
+            await self.services.sockets.add(session.user_id, session.sid)
+        except Exception as exc:  # the baseline's registration is fire-and-forget
+            logger.warning("could not register socket %s of user %s: %r", session.sid, session.user_id, exc)
+
+    async def _channel_reader(self, channel_name: str) -> None:
+        self._reader_started = True
+        while True:
+            message = await self.channel_layer.receive(channel_name)
+            if message.get("type") == FRAME_MESSAGE_TYPE:
+                if message.get("exclude") != channel_name:
+                    self.send_frame(message["frame"])
+            else:
+                logger.debug("unexpected channel message %r on %s", message.get("type"), channel_name)
+
+    # --- after the websocket is gone ---
+
+    async def _cleanup(self) -> None:
+        correlation_id_var.set(str(uuid.uuid4()))
+        if self._connect_task is not None:
+            await asyncio.wait({self._connect_task}, timeout=DRAIN_TIMEOUT_SECONDS)
+            self._connect_task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._channel_name is not None and not self._reader_started:
+            await self._release_channel(self._channel_name)
+        if self.dispatcher is not None:
+            await self.dispatcher.drain(DRAIN_TIMEOUT_SECONDS)
+        session = self.session
+        if session is not None:
+            unregister_local_socket(session.sid)
+            for hook in DISCONNECT_HOOKS:
+                try:
+                    await hook(session)
+                except Exception:
+                    logger.exception("disconnect hook %r failed for socket %s", hook, session.sid)
+            if session.user.get("id"):
+                try:
+                    await self.services.sockets.remove(session.user_id, session.sid)
+                except Exception as exc:
+                    logger.warning("could not unregister socket %s: %r", session.sid, exc)
+            SOCKET_CONNECTIONS.dec()
+        if self._channel_name is not None:
+            for group in list(self._groups):
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_discard(group, self._channel_name)
+            self._groups.clear()
+
+    async def _release_channel(self, channel_name: str) -> None:
+        """Channel layers drop a channel's subscription when a receive on it is cancelled."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.channel_layer.receive(channel_name), timeout=0.05)

@@ -1,0 +1,112 @@
+"""Building blocks for event payload schemas, with zod's semantics (contract section 0).
+
+    class SeatTake(Payload):                     # unknown keys dropped, like zod non-strict
+        roomId: NonEmptyStr
+        seatIndex: Annotated[JsInt, Field(ge=0, le=14)]
+
+- `JsInt`: a JSON integer; "5", 5.0 and true are refused.
+- `JsNumber`: any JSON number (int or float), never a boolean or a string.
+- `JsString`, `JsBool`: no coercion from other JSON types.
+- `Annotated[str, Utf16Len(min_length, max_length)]`: a string whose length is
+  counted in UTF-16 code units, as JavaScript's `.length` (an emoji counts 2);
+  `NonEmptyStr` is `Utf16Len(min_length=1)`.
+Error messages are zod's, so the `errors` tree of an `error` event reads the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, PlainValidator, StrictBool, StrictStr
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+
+class Payload(BaseModel):
+    """Base of every client payload model: unknown keys are dropped, the model is read-only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def received_type(value: Any) -> str:
+    """The JSON type name zod reports as `received` ("string", "number", "array", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _js_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "number_type", "Expected number, received {received}", {"received": received_type(value)}
+        )
+    return value
+
+
+def _js_int(value: Any) -> int:
+    if isinstance(value, float):
+        raise PydanticCustomError("int_type", "Expected integer, received float")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError(
+            "int_type", "Expected number, received {received}", {"received": received_type(value)}
+        )
+    return value
+
+
+JsNumber = Annotated[int | float, PlainValidator(_js_number)]
+JsInt = Annotated[int, PlainValidator(_js_int)]
+JsString = StrictStr
+JsBool = StrictBool
+
+
+def utf16_length(text: str) -> int:
+    """JavaScript's `text.length`."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+@dataclass(frozen=True)
+class Utf16Len:
+    """Bounds on a JSON string's UTF-16 length (zod `z.string().min(a).max(b)`):
+
+        content: Annotated[str, Utf16Len(1, 500)]
+    """
+
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "string_type", "Expected string, received {received}", {"received": received_type(value)}
+            )
+        length = utf16_length(value)
+        if self.min_length is not None and length < self.min_length:
+            raise PydanticCustomError(
+                "string_too_short",
+                "String must contain at least {min_length} character(s)",
+                {"min_length": self.min_length},
+            )
+        if self.max_length is not None and length > self.max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String must contain at most {max_length} character(s)",
+                {"max_length": self.max_length},
+            )
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+
+# A non-empty string (room ids everywhere but room:join).
+NonEmptyStr = Annotated[str, Utf16Len(min_length=1)]

@@ -1,0 +1,43 @@
+"""ASGI entry point (daphne or uvicorn): `flylive.asgi:application`.
+
+- websocket `/socket.io/` -> the Socket.IO consumer (apps/realtime). The Origin
+  check is the handshake's (contract 1.2, 11a): no AllowedHostsOriginValidator, so
+  a foreign Origin gets `connect_error: Origin not allowed`, not a transport error.
+- http `/socket.io/` -> 400 (only the websocket transport is served).
+- any other http -> Django (health, metrics, admin, API).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flylive.settings.dev")
+
+from django.core.asgi import get_asgi_application
+
+django_application = get_asgi_application()  # sets Django up before anything imports models
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+
+from apps.realtime.connection import ASGIReceive, ASGISend  # noqa: E402
+from apps.realtime.routing import (  # noqa: E402
+    is_socketio_path,
+    lifespan_application,
+    polling_refused,
+    websocket_application,
+)
+
+
+async def http_application(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
+    if is_socketio_path(scope):
+        await polling_refused(scope, receive, send)
+    else:
+        await django_application(scope, receive, send)
+
+
+application = ProtocolTypeRouter({
+    "http": http_application,
+    "websocket": websocket_application,
+    "lifespan": lifespan_application,
+})

@@ -1,0 +1,84 @@
+"""Every Prometheus series of the contract (PROTOCOL.md section 9), declared once.
+
+One custom registry (no default-registry clutter), plus this process's
+process/platform/GC collectors as the runtime's equivalent of prom-client's
+defaults. Apps import the metric they update from here; `/metrics/prometheus`
+renders `render_latest()`. Each process (web, media, celery) has its own values.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+# Current Socket.IO connections (namespace `/` connected) in this process.
+SOCKET_CONNECTIONS = Gauge(
+    "flylive_socket_connections_total", "Current Socket.IO connections in this process", registry=REGISTRY
+)
+ROOMS_ACTIVE = Gauge("flylive_rooms_active", "Active rooms", registry=REGISTRY)
+SOCKET_EVENTS = Counter(
+    "flylive_socket_events_total", "Client events handled", ["event", "status"], registry=REGISTRY
+)
+SOCKET_EVENT_LATENCY = Histogram(
+    "flylive_socket_event_latency_seconds",
+    "Client event handling time",
+    ["event"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+MEDIASOUP_WORKERS_ACTIVE = Gauge(
+    "flylive_mediasoup_workers_active", "Live mediasoup workers", registry=REGISTRY
+)
+MEDIASOUP_ROUTERS_PER_WORKER = Gauge(
+    "flylive_mediasoup_routers_per_worker", "Routers per mediasoup worker", ["worker_pid"], registry=REGISTRY
+)
+GIFTS_PROCESSED = Counter(
+    "flylive_gifts_processed_total", "Gift transactions by outcome", ["status"], registry=REGISTRY
+)
+GIFT_BATCH_SIZE = Histogram(
+    "flylive_gift_batch_size", "Gift transactions per flush", buckets=(1, 5, 10, 25, 50, 100),
+    registry=REGISTRY,
+)
+LARAVEL_API_CALLS = Counter(
+    "flylive_laravel_api_calls_total", "Laravel API calls", ["endpoint", "status"], registry=REGISTRY
+)
+LARAVEL_API_LATENCY = Histogram(
+    "flylive_laravel_api_latency_seconds",
+    "Laravel API call time",
+    ["endpoint"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+# result: success | invalid_token | no_token | origin_blocked | error, plus redis_error
+# (revocation lookup failed; the handshake is refused as `Invalid credentials`).
+AUTH_ATTEMPTS = Counter(
+    "flylive_auth_attempts_total", "Socket.IO handshake outcomes", ["result"], registry=REGISTRY
+)
+LARAVEL_EVENTS_RECEIVED = Counter(
+    "flylive_laravel_events_received_total",
+    "Laravel pub/sub events received",
+    ["event_type", "delivered"],
+    registry=REGISTRY,
+)
+
+# The contract's header (prom-client 15): text format 0.0.4.
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+
+def render_latest() -> bytes:
+    """The Prometheus text exposition of this process's registry."""
+    return generate_latest(REGISTRY)
