@@ -23,7 +23,7 @@ from typing import Any
 from apps.realtime import codec
 from apps.realtime.auth import AUTHENTICATION_FAILED, Handshake, HandshakeRejected, authenticate
 from apps.realtime.correlation import correlation_id_var
-from apps.realtime.dispatch import DISCONNECT_HOOKS, SocketSession
+from apps.realtime.dispatch import CHANNEL_MESSAGE_HANDLERS, DISCONNECT_HOOKS, SocketSession
 from apps.realtime.dispatcher import EventDispatcher
 from apps.realtime.emit import (
     EVERYONE_GROUP,
@@ -298,11 +298,16 @@ class SocketIOConnection:
         self._reader_started = True
         while True:
             message = await self.channel_layer.receive(channel_name)
-            if message.get("type") == FRAME_MESSAGE_TYPE:
+            kind = message.get("type")
+            if kind == FRAME_MESSAGE_TYPE:
                 if message.get("exclude") != channel_name:
                     self.send_frame(message["frame"])
+                continue
+            handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None
+            if handler is not None and self.dispatcher is not None:
+                self.dispatcher.submit_channel_message(handler, message)
             else:
-                logger.debug("unexpected channel message %r on %s", message.get("type"), channel_name)
+                logger.debug("unhandled channel message %r on %s", kind, channel_name)
 
     # --- after the websocket is gone ---
 

@@ -119,6 +119,29 @@ def on_disconnect(hook: DisconnectHook) -> DisconnectHook:
     return hook
 
 
+ChannelMessageHandler = Callable[["EventContext", dict[str, Any]], Awaitable[None]]
+# Channel-layer message type -> handler, run for each socket that receives such a message
+# (e.g. a group_send to a room's group). Types are dotted like Channels' ("room.force_leave").
+CHANNEL_MESSAGE_HANDLERS: dict[str, ChannelMessageHandler] = {}
+
+
+def on_channel_message(message_type: str) -> Callable[[ChannelMessageHandler], ChannelMessageHandler]:
+    """Handle a custom channel-layer message on every socket it reaches:
+
+        @on_channel_message("room.force_leave")
+        async def forced_out(ctx: EventContext, message: dict[str, Any]) -> None: ...
+
+    Each runs in its own task with a fresh correlation id; errors are logged."""
+
+    def register(handler: ChannelMessageHandler) -> ChannelMessageHandler:
+        if message_type in CHANNEL_MESSAGE_HANDLERS:
+            raise RuntimeError(f"channel message {message_type!r} registered twice")
+        CHANNEL_MESSAGE_HANDLERS[message_type] = handler
+        return handler
+
+    return register
+
+
 @dataclass
 class SocketSession:
     """What the server knows about one connected socket (lives in its consumer)."""

@@ -22,6 +22,7 @@ from apps.realtime.correlation import correlation_id_var
 from apps.realtime.dispatch import (
     REGISTRY,
     AckStyle,
+    ChannelMessageHandler,
     ClientError,
     EventContext,
     EventSpec,
@@ -85,6 +86,22 @@ class EventDispatcher:
         task = asyncio.create_task(self._handle(spec, args, ack_id), name=f"event {spec.name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def submit_channel_message(self, handler: ChannelMessageHandler, message: dict[str, Any]) -> None:
+        """Run a custom channel-layer message's handler for this socket (see on_channel_message)."""
+        task = asyncio.create_task(self._handle_channel_message(handler, message),
+                                   name=f"channel message {message.get('type')}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_channel_message(self, handler: ChannelMessageHandler, message: dict[str, Any]) -> None:
+        correlation_id = str(uuid.uuid4())
+        correlation_id_var.set(correlation_id)
+        try:
+            await handler(EventContext(self.session, correlation_id, self.connection), message)
+        except Exception:
+            logger.exception("channel message %r failed on socket %s cid=%s",
+                             message.get("type"), self.session.sid, correlation_id)
 
     async def drain(self, grace_seconds: float) -> None:
         """Let the running handlers finish (used before disconnect cleanup); cancel stragglers."""
