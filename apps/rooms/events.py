@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from apps.media import gateway
 from apps.realtime.dispatch import AckStyle, EventContext, SocketSession, event, on_disconnect
 from apps.rooms.schemas import RoomJoin, RoomJoinAck, RoomLeave, UserGetRoom
-from apps.rooms.service import room_service
+from apps.rooms.service import on_room_leave, room_service
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +36,9 @@ async def get_user_room(ctx: EventContext, p: UserGetRoom) -> dict[str, str | No
 @on_disconnect
 async def leave_room_on_disconnect(session: SocketSession) -> None:
     await room_service().socket_gone(session)
+
+
+@on_room_leave
+async def release_media_on_leave(session: SocketSession, room_id: str) -> None:
+    """A full leave (contract fix): the socket's transports, producers and consumers go too."""
+    await gateway.release_socket_media(room_id, session.sid)

@@ -47,8 +47,9 @@ EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
 RoomLeaveHook = Callable[[SocketSession, str], Awaitable[None]]
 
-# Called after a socket left a room, for any reason (room:leave, joining another
-# room, disconnect, room closed). Must be idempotent. Media closes transports here.
+# Called after a socket left a room it stays connected after (room:leave, joining
+# another room). Not on disconnect (use @on_disconnect) nor when the room closes
+# (the media service tears the whole room down). Media releases the socket's transports.
 ROOM_LEAVE_HOOKS: list[RoomLeaveHook] = []
 
 
@@ -83,13 +84,15 @@ def _session_lock(session: SocketSession) -> asyncio.Lock:
 
 class RoomService:
     def __init__(self, repo: RoomRepository, *, laravel: LaravelClient, ensure_media: EnsureMedia,
-                 emit: Emit, group_send: GroupSend, activity_ttl_ms: int) -> None:
+                 emit: Emit, group_send: GroupSend, activity_ttl_ms: int,
+                 leave_hooks: list[RoomLeaveHook] | None = None) -> None:
         self.repo = repo
         self.laravel = laravel
         self.ensure_media = ensure_media
         self.emit = emit
         self.group_send = group_send
         self.activity_ttl_ms = activity_ttl_ms
+        self.leave_hooks = ROOM_LEAVE_HOOKS if leave_hooks is None else leave_hooks
         self._background: set[asyncio.Task[None]] = set()
 
     # -- room:join -------------------------------------------------------------------------
@@ -161,7 +164,7 @@ class RoomService:
         session.room_id = None
         if socket is not None:
             await socket.leave_room_group(room_id)
-        await self._run_leave_hooks(session, room_id)
+            await self._run_leave_hooks(session, room_id)
         if not left.was_member:
             return
         others = Room(room_id, exclude_sid=session.sid)
@@ -174,7 +177,7 @@ class RoomService:
             await self.emit(others, "room:userLeft", {"userId": session.user_id})
 
     async def _run_leave_hooks(self, session: SocketSession, room_id: str) -> None:
-        for hook in ROOM_LEAVE_HOOKS:
+        for hook in self.leave_hooks:
             try:
                 await hook(session, room_id)
             except Exception:
@@ -186,7 +189,6 @@ class RoomService:
         async with _session_lock(session):
             if session.room_id == room_id:
                 session.room_id = None
-                await self._run_leave_hooks(session, room_id)
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -269,6 +271,11 @@ def room_service() -> RoomService:
 def use_room_service(service: RoomService) -> None:
     """Make `service` the running loop's RoomService (tests)."""
     _services[asyncio.get_running_loop()] = service
+
+
+def forget_room_service() -> RoomService | None:
+    """Drop the running loop's RoomService (tests); the next call builds the default one."""
+    return _services.pop(asyncio.get_running_loop(), None)
 
 
 async def close_room(room_id: str, reason: str = "host_left") -> None:

@@ -1,0 +1,162 @@
+"""The server's own HTTP endpoints (contract 9): /health, /metrics, /metrics/prometheus.
+
+Every web process answers from shared state, so any of them gives the same
+picture: Redis reachability, the media nodes' registration in `media:nodes`
+(an entry older than 10 s is a dead node) and the rooms in `room:state:*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from redis.asyncio import Redis
+
+from apps.integrations.laravel_client import iso_now
+from apps.media.node_registry import NodeInfo, NodeRegistry
+from apps.rooms.repository import RoomRepository
+from apps.rooms.service import room_service
+from flylive.metrics import (
+    MEDIASOUP_ROUTERS_PER_WORKER,
+    MEDIASOUP_WORKERS_ACTIVE,
+    ROOMS_ACTIVE,
+    render_latest,
+)
+
+logger = logging.getLogger(__name__)
+
+REDIS_PING_TIMEOUT_SECONDS = 1.0
+SHARED_STATE_TIMEOUT_SECONDS = 2.0
+_PROCESS = psutil.Process()
+
+
+@dataclass(frozen=True)
+class MediaPicture:
+    active: int
+    expected: int
+    workers: list[dict[str, int]]  # {"pid", "routerCount"} per worker
+    nodes: int
+
+
+def _repo() -> RoomRepository:
+    return room_service().repo
+
+
+def process_uptime() -> float:
+    return max(0.0, time.time() - float(_PROCESS.create_time()))
+
+
+async def redis_is_up(redis: Redis) -> bool:
+    try:
+        return bool(await asyncio.wait_for(redis.ping(), REDIS_PING_TIMEOUT_SECONDS))
+    except Exception:
+        return False
+
+
+async def media_picture(redis: Redis) -> MediaPicture:
+    """Workers of the live media nodes; nothing known (all zero) when Redis cannot be read."""
+    try:
+        nodes = await asyncio.wait_for(NodeRegistry(redis).live_nodes(int(time.time() * 1000)),
+                                       SHARED_STATE_TIMEOUT_SECONDS)
+    except Exception:
+        logger.warning("could not read media:nodes", exc_info=True)
+        return MediaPicture(0, 0, [], 0)
+    return MediaPicture(
+        active=sum(info.workers.active for info in nodes.values()),
+        expected=sum(info.workers.expected for info in nodes.values()),
+        workers=[worker for info in nodes.values() for worker in _workers_of(info)],
+        nodes=len(nodes),
+    )
+
+
+def _workers_of(info: NodeInfo) -> list[dict[str, int]]:
+    """Per-worker entries from the node's `extra.workers` ([{pid, routerCount}]), else one per node."""
+    listed = info.extra.get("workers")
+    if isinstance(listed, list):
+        entries = []
+        for worker in listed:
+            if isinstance(worker, dict) and "pid" in worker:
+                entries.append({"pid": int(worker["pid"]), "routerCount": int(worker.get("routerCount", 0))})
+        return entries
+    return [{"pid": info.pid, "routerCount": info.routers}]
+
+
+async def active_rooms(repo: RoomRepository) -> int:
+    try:
+        return len(await asyncio.wait_for(repo.active_room_ids(), SHARED_STATE_TIMEOUT_SECONDS))
+    except Exception:
+        logger.warning("could not count rooms", exc_info=True)
+        return 0
+
+
+def is_healthy(redis_up: bool, media: MediaPicture) -> bool:
+    """Redis answers, a media node is alive and at least half of its workers are live."""
+    if not redis_up or media.nodes == 0:
+        return False
+    if media.expected == 0:
+        return media.active > 0
+    return media.active >= media.expected / 2
+
+
+async def health(request: HttpRequest) -> JsonResponse:
+    redis = _repo().redis
+    redis_up = await redis_is_up(redis)
+    media = await media_picture(redis) if redis_up else MediaPicture(0, 0, [], 0)
+    healthy = is_healthy(redis_up, media)
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "workers": {"active": media.active, "expected": media.expected},
+        "uptime": process_uptime(),
+        "timestamp": iso_now(),
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _system() -> dict[str, Any]:
+    # Python has no V8 heap: heapTotal is the virtual size, heapUsed the resident size.
+    memory = _PROCESS.memory_info()
+    times = os.times()
+    virtual = psutil.virtual_memory()
+    return {
+        "uptime": process_uptime(),
+        "memory": {"rss": memory.rss, "heapTotal": memory.vms, "heapUsed": memory.rss, "external": 0},
+        "cpu": {"user": int(times.user * 1_000_000), "system": int(times.system * 1_000_000)},
+        "loadAverage": list(os.getloadavg()),
+        "freemem": virtual.available,
+        "totalmem": virtual.total,
+    }
+
+
+async def metrics(request: HttpRequest) -> JsonResponse:
+    repo = _repo()
+    media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
+    return JsonResponse({
+        "system": _system(),
+        "application": {
+            "rooms": rooms,
+            "activeWorkers": media.active,
+            "expectedWorkers": media.expected,
+            "workers": media.workers,
+            "concurrency": os.cpu_count() or 1,
+        },
+        "timestamp": iso_now(),
+    })
+
+
+async def metrics_prometheus(request: HttpRequest) -> HttpResponse:
+    repo = _repo()
+    media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
+    ROOMS_ACTIVE.set(rooms)
+    MEDIASOUP_WORKERS_ACTIVE.set(media.active)
+    MEDIASOUP_ROUTERS_PER_WORKER.clear()  # reset then set, as the baseline does at each scrape
+    for worker in media.workers:
+        MEDIASOUP_ROUTERS_PER_WORKER.labels(worker_pid=str(worker["pid"])).set(worker["routerCount"])
+    # The contract's (prom-client's) text format 0.0.4, which generate_latest writes.
+    return HttpResponse(render_latest(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
