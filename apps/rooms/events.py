@@ -1,13 +1,21 @@
-"""Socket.IO handlers of the room events: room:join, room:leave, user:getRoom, and disconnect."""
+"""Socket.IO handlers of the room events: room:join, room:leave, user:getRoom; disconnect
+cleanup; and `room.force_leave`, the channel-layer message close_room sends to a room's group."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from apps.media import gateway
-from apps.realtime.dispatch import AckStyle, EventContext, SocketSession, event, on_disconnect
+from apps.realtime.dispatch import (
+    AckStyle,
+    EventContext,
+    SocketSession,
+    event,
+    on_channel_message,
+    on_disconnect,
+)
 from apps.rooms.schemas import RoomJoin, RoomJoinAck, RoomLeave, UserGetRoom
-from apps.rooms.service import on_room_leave, room_service
+from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, room_service
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +46,9 @@ async def leave_room_on_disconnect(session: SocketSession) -> None:
     await room_service().socket_gone(session)
 
 
-@on_room_leave
-async def release_media_on_leave(session: SocketSession, room_id: str) -> None:
-    """A full leave (contract fix): the socket's transports, producers and consumers go too."""
-    await gateway.release_socket_media(room_id, session.sid)
+@on_channel_message(FORCE_LEAVE_MESSAGE_TYPE)
+async def leave_closed_room(ctx: EventContext, message: dict[str, Any]) -> None:
+    """The room was closed: stop receiving its broadcasts and forget it (state is already gone)."""
+    room_id = str(message.get("roomId"))
+    await ctx.leave_room_group(room_id)
+    await room_service().forced_out(ctx.session, room_id)

@@ -47,9 +47,9 @@ EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
 RoomLeaveHook = Callable[[SocketSession, str], Awaitable[None]]
 
-# Called after a socket left a room it stays connected after (room:leave, joining
-# another room). Not on disconnect (use @on_disconnect) nor when the room closes
-# (the media service tears the whole room down). Media releases the socket's transports.
+# Called after a socket left a room, whatever the way out: room:leave, joining another
+# room, disconnect, the room closing (`forced_out`). Must be idempotent and must not
+# raise for a room it knows nothing of. Media releases the socket's transports here.
 ROOM_LEAVE_HOOKS: list[RoomLeaveHook] = []
 
 
@@ -164,7 +164,7 @@ class RoomService:
         session.room_id = None
         if socket is not None:
             await socket.leave_room_group(room_id)
-            await self._run_leave_hooks(session, room_id)
+        await self._run_leave_hooks(session, room_id)
         if not left.was_member:
             return
         others = Room(room_id, exclude_sid=session.sid)
@@ -189,6 +189,7 @@ class RoomService:
         async with _session_lock(session):
             if session.room_id == room_id:
                 session.room_id = None
+                await self._run_leave_hooks(session, room_id)
 
     # -- closing ---------------------------------------------------------------------------
 

@@ -252,7 +252,7 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
     assert h.emits.events("room:userLeft") == []
 
 
-async def test_leave_hooks_run_when_a_connected_socket_leaves(h: Harness) -> None:
+async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
     seen: list[tuple[str, str]] = []
 
     async def hook(session: SocketSession, room_id: str) -> None:
@@ -266,4 +266,4 @@ async def test_leave_hooks_run_when_a_connected_socket_leaves(h: Harness) -> Non
     await h.service.socket_gone(b.session)
     await h.service.join(c, "other", 15)
     await h.service.forced_out(c.session, "other")
-    assert seen == [("a", "r"), ("c", "r")]  # not on disconnect (b) nor on room close (c, "other")
+    assert seen == [("a", "r"), ("b", "r"), ("c", "r"), ("c", "other")]
