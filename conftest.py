@@ -1,12 +1,15 @@
-"""Suite-wide fixtures for the expensive real things: Redis and the mediasoup worker binary."""
+"""Suite-wide fixtures for the expensive real things: Redis, the mediasoup worker binary
+and the real server process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.support.processes import RedisServer, run_redis_server
+from tests.support.server import LiveServer, ServerKind, run_server, server_env
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +25,24 @@ def mediasoup_worker_bin() -> str:
     from apps.media.mediasoup.worker_binary import resolve_worker_binary
 
     return str(resolve_worker_binary())
+
+
+@pytest.fixture(scope="session")
+def flylive_server_factory(redis_server: RedisServer) -> Iterator[Callable[..., LiveServer]]:
+    """Start real server processes (`daphne` or `uvicorn`) on the session's redis, stopped at the end.
+
+        server = flylive_server_factory("uvicorn", FLYLIVE_TEST_EVENTS="1", SOCKET_PING_INTERVAL_MS="300")
+
+    Keyword arguments are environment overrides (see tests.support.server.server_env)."""
+    with contextlib.ExitStack() as stack:
+
+        def start(server: ServerKind = "daphne", **env: str) -> LiveServer:
+            return stack.enter_context(run_server(server_env(redis_server, **env), server=server))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def flylive_server(flylive_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """The real server (daphne; pytest-django owns the name `live_server`) with the `debug:*` probe events, shared by the session."""
+    return flylive_server_factory("daphne", FLYLIVE_TEST_EVENTS="1")
