@@ -1,0 +1,535 @@
+"""One room's media on this node (contract 4.5, with the issue's fixes).
+
+- Source router: every producer transport and producer, plus the
+  ActiveSpeakerObserver (interval 200 ms).
+- Distribution slots for listeners: routers on OTHER workers than the source's
+  (each producer piped in with its id kept, which mediasoup allows across
+  workers), up to MAX_LISTENERS_PER_DISTRIBUTION_ROUTER consumer transports each.
+  When no other worker can take a router (a one-worker node, or all full), the
+  source router itself is the slot: listeners consume from it directly, so
+  `audio:consume` always works.
+- Every transport, producer and consumer belongs to the socket that made it;
+  another socket's ids are answered as if they did not exist.
+- Listener counts follow transports closing (DTLS closed, socket release, router close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from apps.media.media_objects import (
+    ActiveSpeakerObserverLike,
+    ConsumerLike,
+    ProducerLike,
+    RouterLike,
+    WebRtcTransportLike,
+)
+from apps.media.media_settings import MediaSettings
+from apps.media.mediasoup.errors import InvalidStateError, MediasoupError, UnsupportedError
+from apps.media.schemas import NewProducerEvent, ProducerClosedEvent, SpeakerActiveEvent, wire
+from apps.media.speaker_forwarding import ActiveSpeakerForwarding, ForwardingChange
+from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
+from apps.realtime.dispatch import ClientError
+from apps.realtime.emit import Room, Target
+
+logger = logging.getLogger(__name__)
+
+TRANSPORTS_PER_SOCKET = 2  # per room: leaving the room frees them
+SPEAKER_OBSERVER_INTERVAL_MS = 200
+_FINGERPRINT_ALGORITHMS = {"sha-1", "sha-224", "sha-256", "sha-384", "sha-512"}
+_FINGERPRINT_VALUE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+$")
+
+
+class RoomHooks(Protocol):
+    """What a cluster tells the rest of the node."""
+
+    async def emit(self, target: Target, event: str, payload: dict[str, Any]) -> None: ...
+
+    async def producer_added(self, room_id: str, producer_id: str, user_id: int | float) -> None: ...
+
+    async def producer_removed(self, room_id: str, producer_id: str) -> None: ...
+
+
+@dataclass(eq=False)
+class DistributionSlot:
+    """A router listeners' transports live on: a distribution router, or the source router itself."""
+
+    router: RouterLike
+    worker: PooledWorker
+    is_source: bool
+    listeners: int = 0
+    piped: dict[str, ProducerLike] = field(default_factory=dict)  # source producer id -> piped copy
+
+    def holds(self, producer_id: str) -> bool:
+        return self.is_source or producer_id in self.piped
+
+
+@dataclass(eq=False)
+class TransportEntry:
+    transport: WebRtcTransportLike
+    sid: str
+    direction: str  # "producer" | "consumer"
+    slot: DistributionSlot | None  # consumer transports only
+
+
+@dataclass(eq=False)
+class ProducerEntry:
+    producer: ProducerLike
+    sid: str
+    user_id: int | float
+    transport_id: str
+
+
+@dataclass(eq=False)
+class ConsumerEntry:
+    consumer: ConsumerLike
+    sid: str
+    source_producer_id: str
+    transport_id: str
+
+
+def check_dtls_parameters(dtls: dict[str, Any]) -> None:
+    """Refuse DTLS parameters the worker cannot use, before they reach it."""
+    fingerprints = dtls.get("fingerprints")
+    if not isinstance(fingerprints, list) or not fingerprints:
+        raise ClientError("Invalid payload")
+    for fp in fingerprints:
+        if fp.get("algorithm") not in _FINGERPRINT_ALGORITHMS or not _FINGERPRINT_VALUE.match(
+            str(fp.get("value", ""))
+        ):
+            raise ClientError("Invalid payload")
+
+
+class RoomMediaCluster:
+    def __init__(
+        self,
+        room_id: str,
+        pool: WorkerPool,
+        settings: MediaSettings,
+        hooks: RoomHooks,
+        source_worker: PooledWorker,
+        source_router: RouterLike,
+        observer: ActiveSpeakerObserverLike,
+    ) -> None:
+        self.room_id = room_id
+        self.pool = pool
+        self.settings = settings
+        self.hooks = hooks
+        self.source_worker = source_worker
+        self.source_router = source_router
+        self.observer = observer
+        self.forwarding = ActiveSpeakerForwarding(settings.max_active_speakers_forwarded)
+        self.slots: list[DistributionSlot] = []
+        self.transports: dict[str, TransportEntry] = {}
+        self.producers: dict[str, ProducerEntry] = {}
+        self.consumers: dict[str, ConsumerEntry] = {}
+        self.closed = False
+        self._reserved: dict[str, int] = {}  # sid -> transports being created
+        self._topology = asyncio.Lock()  # slots and piping change together
+        self._tasks: set[asyncio.Task[Any]] = set()
+        observer.on("dominantspeaker", self._on_dominant_speaker)
+
+    @classmethod
+    async def create(
+        cls, room_id: str, pool: WorkerPool, settings: MediaSettings, hooks: RoomHooks
+    ) -> RoomMediaCluster:
+        worker = pool.least_loaded()
+        router = await pool.create_router(worker)
+        try:
+            observer = await router.create_active_speaker_observer(interval=SPEAKER_OBSERVER_INTERVAL_MS)
+        except BaseException:
+            await router.close()
+            raise
+        return cls(room_id, pool, settings, hooks, worker, router, observer)
+
+    @property
+    def rtp_capabilities(self) -> dict[str, Any]:
+        return dict(self.source_router.rtp_capabilities)
+
+    def worker_pids(self) -> set[int]:
+        return {self.source_worker.pid} | {slot.worker.pid for slot in self.slots}
+
+    @property
+    def listener_count(self) -> int:
+        return sum(slot.listeners for slot in self.slots)
+
+    def stats(self) -> dict[str, Any]:
+        """Where the room's media lives (tests, benchmarks, operators)."""
+        return {
+            "sourceWorkerPid": self.source_worker.pid,
+            "producers": len(self.producers),
+            "consumers": len(self.consumers),
+            "transports": len(self.transports),
+            "forwarded": sorted(self.forwarding.forwarded),
+            "slots": [
+                {
+                    "workerPid": s.worker.pid,
+                    "routerId": s.router.id,
+                    "listeners": s.listeners,
+                    "isSource": s.is_source,
+                }
+                for s in self.slots
+            ],
+        }
+
+    # -- transports -----------------------------------------------------------------------
+
+    async def create_transport(self, sid: str, direction: str) -> dict[str, Any]:
+        open_count = sum(1 for t in self.transports.values() if t.sid == sid) + self._reserved.get(sid, 0)
+        if open_count >= TRANSPORTS_PER_SOCKET:
+            raise ClientError("Transport limit reached")
+        self._reserved[sid] = self._reserved.get(sid, 0) + 1
+        try:
+            slot = await self._slot_for_listener() if direction == "consumer" else None
+            router = slot.router if slot else self.source_router
+            worker = slot.worker if slot else self.source_worker
+            transport = await self._new_webrtc_transport(router, worker, direction)
+        finally:
+            self._reserved[sid] -= 1
+            if not self._reserved[sid]:
+                del self._reserved[sid]
+        if self.closed:
+            await transport.close()
+            raise ClientError("Room not found")
+        entry = TransportEntry(transport, sid, direction, slot)
+        self.transports[transport.id] = entry
+        if slot is not None:
+            slot.listeners += 1
+        transport.on("dtlsstatechange", lambda state, *_: self._on_dtls_state(transport.id, state))
+        transport.observer.on("close", lambda *_: self._spawn(self._forget_transport(transport.id)))
+        return {
+            "id": transport.id,
+            "iceParameters": transport.ice_parameters,
+            "iceCandidates": transport.ice_candidates,
+            "dtlsParameters": transport.dtls_parameters,
+        }
+
+    async def _new_webrtc_transport(
+        self, router: RouterLike, worker: PooledWorker, direction: str
+    ) -> WebRtcTransportLike:
+        s = self.settings
+        options: dict[str, Any] = {
+            "initial_available_outgoing_bitrate": s.initial_outgoing_bitrate,
+            "app_data": {"isProducer": direction == "producer"},
+        }
+        if worker.webrtc_server is not None:
+            options["webrtc_server"] = worker.webrtc_server
+        else:
+            info = {"ip": s.listen_ip, **({"announcedAddress": s.announced_ip} if s.announced_ip else {})}
+            options["listen_infos"] = [{"protocol": "udp", **info}, {"protocol": "tcp", **info}]
+        transport = await router.create_webrtc_transport(**options)
+        await transport.set_max_incoming_bitrate(s.max_incoming_bitrate)
+        return transport
+
+    def _own_transport(self, sid: str, transport_id: str) -> TransportEntry:
+        entry = self.transports.get(transport_id)
+        if entry is None or entry.sid != sid:
+            raise ClientError("Transport not found")
+        return entry
+
+    async def connect_transport(self, sid: str, transport_id: str, dtls_parameters: dict[str, Any]) -> None:
+        entry = self._own_transport(sid, transport_id)
+        check_dtls_parameters(dtls_parameters)
+        await entry.transport.connect(dtls_parameters=dtls_parameters)
+
+    def _on_dtls_state(self, transport_id: str, state: Any) -> None:
+        if state == "closed" and transport_id in self.transports:
+            self._spawn(self._close_transport(transport_id))
+
+    async def _close_transport(self, transport_id: str) -> None:
+        entry = self.transports.get(transport_id)
+        if entry is None:
+            return
+        with contextlib.suppress(MediasoupError):
+            await entry.transport.close()
+        await self._forget_transport(transport_id)
+
+    async def _forget_transport(self, transport_id: str) -> None:
+        """Bookkeeping after a transport closed, whatever closed it (runs once)."""
+        entry = self.transports.pop(transport_id, None)
+        if entry is None:
+            return
+        if entry.slot is not None:
+            entry.slot.listeners = max(0, entry.slot.listeners - 1)
+        for consumer_id in [c for c, e in self.consumers.items() if e.transport_id == transport_id]:
+            self._forget_consumer(consumer_id)
+        for producer_id in [p for p, e in self.producers.items() if e.transport_id == transport_id]:
+            await self._producer_gone(producer_id)
+
+    # -- producers ------------------------------------------------------------------------
+
+    async def produce(
+        self, sid: str, user_id: int | float, transport_id: str, kind: str, rtp_parameters: dict[str, Any]
+    ) -> str:
+        entry = self._own_transport(sid, transport_id)
+        if entry.direction != "producer":
+            raise ClientError("Transport not found")
+        try:
+            producer = await entry.transport.produce(
+                kind=kind, rtp_parameters=rtp_parameters, app_data={"userId": user_id}
+            )
+        except (UnsupportedError, TypeError, ValueError) as exc:
+            logger.info("room %s: produce refused: %s", self.room_id, exc)
+            raise ClientError("Invalid payload") from None
+        self.producers[producer.id] = ProducerEntry(producer, sid, user_id, transport_id)
+        producer.observer.on("close", lambda *_: self._spawn(self._producer_gone(producer.id)))
+        try:
+            await self.observer.add_producer(producer_id=producer.id)
+        except MediasoupError:
+            logger.exception("room %s: producer %s not observed", self.room_id, producer.id)
+        async with self._topology:
+            await asyncio.gather(
+                *(self._pipe(producer.id, slot) for slot in self.slots if not slot.is_source)
+            )
+        await self.hooks.producer_added(self.room_id, producer.id, user_id)
+        await self.hooks.emit(
+            Room(self.room_id, exclude_sid=sid),
+            "audio:newProducer",
+            wire(NewProducerEvent(producerId=producer.id, userId=user_id)),
+        )
+        return producer.id
+
+    async def _pipe(self, producer_id: str, slot: DistributionSlot) -> None:
+        try:
+            result = await self.source_router.pipe_to_router(
+                producer_id=producer_id, router=slot.router, keep_id=True
+            )
+        except Exception:
+            # Contract 4.5: the producer then can't be consumed there (`Cannot consume`).
+            logger.exception(
+                "room %s: piping %s to router %s failed", self.room_id, producer_id, slot.router.id
+            )
+            return
+        if result.pipe_producer is not None:
+            slot.piped[producer_id] = result.pipe_producer
+
+    def _own_producer(self, sid: str, producer_id: str) -> ProducerEntry:
+        entry = self.producers.get(producer_id)
+        if entry is None:
+            raise ClientError("Producer not found")
+        if entry.sid != sid:
+            raise ClientError("Not your producer")
+        return entry
+
+    async def set_producer_paused(self, sid: str, producer_id: str, paused: bool) -> None:
+        entry = self._own_producer(sid, producer_id)
+        await (entry.producer.pause() if paused else entry.producer.resume())
+
+    async def set_user_paused(self, user_id: int | float, paused: bool) -> int:
+        entries = [e for e in self.producers.values() if e.user_id == user_id]
+        for entry in entries:
+            await (entry.producer.pause() if paused else entry.producer.resume())
+        return len(entries)
+
+    async def close_user_producers(self, user_id: int | float) -> int:
+        ids = [pid for pid, e in self.producers.items() if e.user_id == user_id]
+        for producer_id in ids:
+            entry = self.producers.get(producer_id)
+            if entry is not None:
+                with contextlib.suppress(MediasoupError):
+                    await entry.producer.close()
+                await self._producer_gone(producer_id)
+        return len(ids)
+
+    async def _producer_gone(self, producer_id: str) -> None:
+        """Bookkeeping after a source producer closed (runs once): unpipe, drop consumers, announce."""
+        entry = self.producers.pop(producer_id, None)
+        if entry is None:
+            return
+        for slot in self.slots:
+            piped = slot.piped.pop(producer_id, None)
+            if piped is not None:
+                with contextlib.suppress(MediasoupError):
+                    await piped.close()
+        for consumer_id in [c for c, e in self.consumers.items() if e.source_producer_id == producer_id]:
+            consumer = self.consumers[consumer_id].consumer
+            self._forget_consumer(consumer_id)
+            with contextlib.suppress(MediasoupError):
+                await consumer.close()
+        await self._apply(self.forwarding.remove_producer(producer_id, time.monotonic()))
+        if self.closed:
+            return
+        await self.hooks.producer_removed(self.room_id, producer_id)
+        await self.hooks.emit(
+            Room(self.room_id),
+            "audio:producerClosed",
+            wire(ProducerClosedEvent(producerId=producer_id, userId=entry.user_id)),
+        )
+
+    # -- consumers ------------------------------------------------------------------------
+
+    async def consume(
+        self, sid: str, transport_id: str, producer_id: str, rtp_capabilities: dict[str, Any]
+    ) -> dict[str, Any]:
+        if producer_id not in self.producers:
+            raise ClientError("Cannot consume")
+        entry = self._own_transport(sid, transport_id)
+        slot = entry.slot
+        if entry.direction != "consumer" or slot is None:
+            raise ClientError("Transport not found")
+        if not slot.holds(producer_id) or not self._can_consume(slot.router, producer_id, rtp_capabilities):
+            raise ClientError("Cannot consume")
+        try:
+            consumer = await entry.transport.consume(
+                producer_id=producer_id,
+                rtp_capabilities=rtp_capabilities,
+                paused=True,
+                app_data={"sourceProducerId": producer_id},
+            )
+        except (UnsupportedError, TypeError, ValueError):
+            raise ClientError("Cannot consume") from None
+        self.consumers[consumer.id] = ConsumerEntry(consumer, sid, producer_id, transport_id)
+        self.forwarding.add_consumer(consumer.id, producer_id)
+        consumer.observer.on("close", lambda *_: self._forget_consumer(consumer.id))
+        return {
+            "id": consumer.id,
+            "producerId": consumer.producer_id,
+            "kind": consumer.kind,
+            "rtpParameters": consumer.rtp_parameters,
+        }
+
+    @staticmethod
+    def _can_consume(router: RouterLike, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:
+        try:
+            return bool(router.can_consume(producer_id=producer_id, rtp_capabilities=rtp_capabilities))
+        except Exception:
+            return False  # capabilities the library cannot even parse
+
+    async def resume_consumer(self, sid: str, consumer_id: str) -> bool:
+        """True when deferred until the consumer's speaker is forwarded."""
+        entry = self.consumers.get(consumer_id)
+        if entry is None or entry.sid != sid:
+            raise ClientError("Consumer not found")
+        if not self.forwarding.request_resume(consumer_id):
+            return True
+        await entry.consumer.resume()
+        return False
+
+    def _forget_consumer(self, consumer_id: str) -> None:
+        if self.consumers.pop(consumer_id, None) is not None:
+            self.forwarding.remove_consumer(consumer_id)
+
+    # -- active speakers ------------------------------------------------------------------
+
+    def _on_dominant_speaker(self, event: Any, *_: Any) -> None:
+        producer = event.get("producer") if isinstance(event, dict) else getattr(event, "producer", event)
+        producer_id = getattr(producer, "id", None)
+        entry = self.producers.get(str(producer_id))
+        if entry is None or self.closed:
+            return
+        change = self.forwarding.on_dominant_speaker(entry.producer.id, entry.user_id, time.monotonic())
+        self._spawn(self._apply(change))
+
+    async def _apply(self, change: ForwardingChange) -> None:
+        async def set_paused(consumer_id: str, paused: bool) -> None:
+            entry = self.consumers.get(consumer_id)
+            if entry is None:
+                return
+            with contextlib.suppress(InvalidStateError, MediasoupError):  # closed meanwhile
+                await (entry.consumer.pause() if paused else entry.consumer.resume())
+
+        await asyncio.gather(
+            *(set_paused(c, True) for c in change.pause), *(set_paused(c, False) for c in change.resume)
+        )
+        if change.active is not None and not self.closed:
+            dominant, active_users = change.active
+            await self.hooks.emit(
+                Room(self.room_id),
+                "speaker:active",
+                wire(
+                    SpeakerActiveEvent(
+                        userId=dominant, activeSpeakers=active_users, timestamp=int(time.time() * 1000)
+                    )
+                ),
+            )
+
+    # -- benchmark listeners --------------------------------------------------------------
+
+    async def add_plain_listeners(self, count: int, ip: str, ports: list[int]) -> int:
+        """Bench only: `count` plain-RTP listeners consuming every producer, sending to `ports` in turn.
+
+        They take distribution slots like WebRTC listeners, but skip forwarding. Returns consumers made.
+        """
+        made = 0
+        capabilities = self.source_router.rtp_capabilities
+        for i in range(count):
+            slot = await self._slot_for_listener()
+            transport = await slot.router.create_plain_transport(
+                listen_info={"protocol": "udp", "ip": self.settings.listen_ip}, rtcp_mux=True, comedia=False
+            )
+            await transport.connect(ip=ip, port=ports[i % len(ports)])
+            slot.listeners += 1
+            for producer_id in list(self.producers):
+                if slot.holds(producer_id):
+                    await transport.consume(
+                        producer_id=producer_id, rtp_capabilities=capabilities, paused=False
+                    )
+                    made += 1
+        return made
+
+    # -- sockets and teardown -------------------------------------------------------------
+
+    async def release_socket(self, sid: str) -> None:
+        for transport_id in [t for t, e in self.transports.items() if e.sid == sid]:
+            await self._close_transport(transport_id)
+
+    async def _slot_for_listener(self) -> DistributionSlot:
+        cap = self.settings.max_listeners_per_distribution_router
+        async with self._topology:
+            for slot in self.slots:
+                if slot.is_source or slot.listeners < cap:
+                    return slot
+            slot = await self._new_distribution_slot()
+            self.slots.append(slot)
+            return slot
+
+    async def _new_distribution_slot(self) -> DistributionSlot:
+        """A router on another worker, preferring one this room does not use yet; else the source router."""
+        source_pid = self.source_worker.pid
+        worker: PooledWorker | None = None
+        for exclude in ({source_pid} | {s.worker.pid for s in self.slots}, {source_pid}):
+            with contextlib.suppress(NoWorkerAvailableError):
+                worker = self.pool.least_loaded(exclude=exclude)
+                break
+        if worker is None:
+            return DistributionSlot(self.source_router, self.source_worker, is_source=True)
+        router = await self.pool.create_router(worker)
+        slot = DistributionSlot(router, worker, is_source=False)
+        for producer_id in list(self.producers):
+            await self._pipe(producer_id, slot)
+        logger.info("room %s: distribution router %s on worker %d", self.room_id, router.id, worker.slot)
+        return slot
+
+    async def close(self) -> None:
+        """Close every router of the room (their transports, producers and consumers go with them)."""
+        if self.closed:
+            return
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for router in [s.router for s in self.slots if not s.is_source] + [self.source_router]:
+            with contextlib.suppress(Exception):
+                await router.close()
+        self.transports.clear()
+        self.producers.clear()
+        self.consumers.clear()
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("room %s: background media task failed", self.room_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,256 @@
+"""The media service's own logic (placement, ownership, limits, forwarding, worker death) over RPC,
+with an in-memory stand-in for the mediasoup library and a real Redis and channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from redis.asyncio import Redis
+
+from apps.media import gateway
+from apps.media.gateway import MediaRpcClient, use_media_rpc_client
+from apps.media.media_settings import MediaSettings
+from apps.media.node_registry import NodeRegistry
+from apps.media.service import MediaService
+from apps.media.tests.fake_mediasoup import FakeLibrary
+from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
+from apps.realtime.dispatch import ClientError
+from apps.realtime.emit import Room, Target
+
+OPUS = {
+    "codecs": [{"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}],
+    "encodings": [{"ssrc": 1234}],
+}
+CAPS = {"codecs": [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]}
+DTLS = {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": "AB:CD:EF"}]}
+
+
+@dataclass
+class Node:
+    service: MediaService
+    library: FakeLibrary
+    sent: list[tuple[Target, str, Any]] = field(default_factory=list)
+    closed_rooms: list[tuple[str, str]] = field(default_factory=list)
+
+    def events(self, name: str) -> list[tuple[Target, Any]]:
+        return [(target, payload) for target, event, payload in self.sent if event == name]
+
+
+def _settings(workers: int, **changes: Any) -> MediaSettings:
+    return MediaSettings(
+        num_workers=workers,
+        listen_ip="127.0.0.1",
+        announced_ip=None,
+        rtc_min_port=40000,
+        rtc_max_port=40100,
+        worker_bin=None,
+        max_rooms_per_worker=100,
+        max_listeners_per_distribution_router=2,
+        max_active_speakers_forwarded=2,
+        respawn_initial_delay=0.05,
+        **changes,
+    )
+
+
+@pytest.fixture
+def workers() -> int:
+    return 3
+
+
+@pytest.fixture
+async def node(workers: int, media_redis: Redis, channel_layer: Any) -> AsyncIterator[Node]:  # noqa: F811
+    library = FakeLibrary()
+    holder: dict[str, Node] = {}
+
+    async def emit(target: Target, event: str, payload: Any) -> None:
+        holder["node"].sent.append((target, event, payload))
+
+    async def close_room(room_id: str, reason: str) -> None:
+        holder["node"].closed_rooms.append((room_id, reason))
+        await emit(Room(room_id), "room:closed", {"roomId": room_id, "reason": reason})
+
+    service = MediaService(
+        _settings(workers),
+        redis=media_redis,
+        channel_layer=channel_layer,
+        node_id="n1",
+        emit=emit,
+        close_room=close_room,
+        create_worker=cast(Any, library.create_worker),
+    )
+    holder["node"] = Node(service, library)
+    await service.start()
+    client = MediaRpcClient(channel_layer, timeout=3.0, registry=NodeRegistry(media_redis))
+    use_media_rpc_client(client)
+    yield holder["node"]
+    await client.aclose()
+    await service.stop()
+
+
+async def _speaker(room: str, sid: str, uid: int) -> str:
+    transport = await gateway.create_transport(room, sid, uid, "producer")
+    await gateway.connect_transport(room, sid, transport["id"], DTLS)
+    return await gateway.produce(room, sid, uid, transport["id"], OPUS)
+
+
+async def _listener(room: str, sid: str) -> str:
+    transport = await gateway.create_transport(room, sid, 99, "consumer")
+    await gateway.connect_transport(room, sid, transport["id"], DTLS)
+    return str(transport["id"])
+
+
+async def test_room_is_registered_and_producers_are_listed_in_redis(node: Node, media_redis: Redis) -> None:  # noqa: F811
+    caps = await gateway.ensure_room_media("r1")
+    assert caps["codecs"][0]["mimeType"] == "audio/opus"
+    assert await media_redis.get("room:r1:media_node") == b"n1"
+    producer_id = await _speaker("r1", "s1", 7)
+    assert await media_redis.hgetall("room:r1:producers") == {producer_id.encode(): b"7"}
+    [(target, payload)] = node.events("audio:newProducer")
+    assert target == Room("r1", exclude_sid="s1")
+    assert payload == {"producerId": producer_id, "userId": 7, "kind": "audio"}
+
+    await gateway.release_socket_media("r1", "s1")
+    assert await media_redis.hgetall("room:r1:producers") == {}
+    assert node.events("audio:producerClosed") == [(Room("r1"), {"producerId": producer_id, "userId": 7})]
+    await gateway.notify_room_closed("r1", "inactivity")
+    for _ in range(100):
+        if await media_redis.get("room:r1:media_node") is None:
+            break
+        await asyncio.sleep(0.01)
+    assert await media_redis.get("room:r1:media_node") is None
+    assert "r1" not in node.service.clusters
+
+
+async def test_only_the_owner_touches_its_transports_producers_and_consumers(node: Node) -> None:
+    await gateway.ensure_room_media("r2")
+    producer_id = await _speaker("r2", "alice", 1)
+    alice_transport = next(iter(node.service.clusters["r2"].transports))
+    with pytest.raises(ClientError, match=r"^Transport not found$"):
+        await gateway.connect_transport("r2", "bob", alice_transport, DTLS)
+    with pytest.raises(ClientError, match=r"^Transport not found$"):
+        await gateway.produce("r2", "bob", 2, alice_transport, OPUS)
+    with pytest.raises(ClientError, match=r"^Not your producer$"):
+        await gateway.set_producer_paused("r2", "bob", producer_id, True)
+    with pytest.raises(ClientError, match=r"^Producer not found$"):
+        await gateway.set_producer_paused("r2", "bob", "00000000-0000-4000-8000-000000000000", True)
+    with pytest.raises(ClientError, match=r"^Transport not found$"):  # consume before a transport exists
+        await gateway.consume("r2", "bob", alice_transport, producer_id, CAPS)
+    bob_transport = await _listener("r2", "bob")
+    consumer = await gateway.consume("r2", "bob", bob_transport, producer_id, CAPS)
+    assert consumer["producerId"] == producer_id
+    with pytest.raises(ClientError, match=r"^Consumer not found$"):
+        await gateway.resume_consumer("r2", "carol", consumer["id"])
+    assert await gateway.resume_consumer("r2", "bob", consumer["id"]) is False
+    with pytest.raises(ClientError, match=r"^Cannot consume$"):
+        await gateway.consume("r2", "bob", bob_transport, "00000000-0000-4000-8000-000000000000", CAPS)
+    with pytest.raises(ClientError, match=r"^Cannot consume$"):
+        await gateway.consume("r2", "bob", bob_transport, producer_id, {"codecs": []})
+
+
+async def test_bad_media_input_is_refused_before_the_worker(node: Node) -> None:
+    await gateway.ensure_room_media("r3")
+    transport = await gateway.create_transport("r3", "s", 1, "producer")
+    bad_dtls: list[dict[str, Any]] = [
+        {"fingerprints": []},
+        {"fingerprints": [{"algorithm": "md5", "value": "AB:CD"}]},
+        {"fingerprints": [{"algorithm": "sha-256", "value": "not hex"}]},
+    ]
+    for dtls in bad_dtls:
+        with pytest.raises(ClientError, match=r"^Invalid payload$"):
+            await gateway.connect_transport("r3", "s", transport["id"], dtls)
+    pcma = {"codecs": [{"mimeType": "audio/PCMA", "payloadType": 8, "clockRate": 8000}]}
+    with pytest.raises(ClientError, match=r"^Invalid payload$"):
+        await gateway.produce("r3", "s", 1, transport["id"], pcma)
+
+
+async def test_two_transports_per_socket_per_room_and_leaving_frees_them(node: Node) -> None:
+    await gateway.ensure_room_media("r4")
+    await asyncio.gather(*(gateway.create_transport("r4", "s", 1, "consumer") for _ in range(2)))
+    with pytest.raises(ClientError, match=r"^Transport limit reached$"):
+        await gateway.create_transport("r4", "s", 1, "producer")
+    await gateway.release_socket_media("r4", "s")
+    await gateway.create_transport("r4", "s", 1, "producer")
+    with pytest.raises(ClientError, match=r"^Room not found$"):
+        await gateway.create_transport("nope", "s", 1, "producer")
+
+
+async def test_listeners_spread_over_distribution_routers_on_other_workers(node: Node) -> None:
+    await gateway.ensure_room_media("r5")
+    producer_id = await _speaker("r5", "speaker", 1)
+    for i in range(5):
+        transport = await _listener("r5", f"l{i}")
+        await gateway.consume("r5", f"l{i}", transport, producer_id, CAPS)
+    cluster = node.service.clusters["r5"]
+    stats = cluster.stats()
+    assert [s["listeners"] for s in stats["slots"]] == [2, 2, 1]
+    assert all(not s["isSource"] for s in stats["slots"])
+    assert all(s["workerPid"] != stats["sourceWorkerPid"] for s in stats["slots"])
+    assert len({s["workerPid"] for s in stats["slots"][:2]}) == 2
+    # A producer arriving later is piped to every distribution router before it is announced.
+    later = await _speaker("r5", "speaker2", 2)
+    assert all(later in slot.piped for slot in cluster.slots)
+    await gateway.release_socket_media("r5", "l0")
+    assert [s["listeners"] for s in cluster.stats()["slots"]] == [1, 2, 1]
+
+
+@pytest.mark.parametrize("workers", [1])
+async def test_one_worker_listeners_consume_from_the_source_router(node: Node) -> None:
+    await gateway.ensure_room_media("r6")
+    producer_id = await _speaker("r6", "speaker", 1)
+    for i in range(3):
+        transport = await _listener("r6", f"l{i}")
+        consumer = await gateway.consume("r6", f"l{i}", transport, producer_id, CAPS)
+        assert consumer["producerId"] == producer_id
+    assert [(s["isSource"], s["listeners"]) for s in node.service.clusters["r6"].stats()["slots"]] == [
+        (True, 3)
+    ]
+
+
+async def test_forwarding_pauses_speakers_outside_the_top_n_and_resumes_them_when_they_enter(
+    node: Node,
+) -> None:
+    await gateway.ensure_room_media("r7")
+    producers = [await _speaker("r7", f"s{i}", 10 + i) for i in range(3)]
+    transport = await _listener("r7", "l")
+    consumers = [await gateway.consume("r7", "l", transport, p, CAPS) for p in producers]
+    assert [await gateway.resume_consumer("r7", "l", c["id"]) for c in consumers] == [False] * 3
+    cluster = node.service.clusters["r7"]
+    paused = lambda: [cast(Any, cluster.consumers[c["id"]].consumer).paused for c in consumers]  # noqa: E731
+    assert paused() == [False, False, False]
+    observer: Any = cluster.observer
+    observer.dominant(producers[0])
+    observer.dominant(producers[1])
+    await asyncio.sleep(0.05)
+    assert paused() == [False, False, True]
+    (_, event), *_ = reversed(node.events("speaker:active"))
+    assert event["userId"] == 11
+    assert sorted(event["activeSpeakers"]) == [10, 11]
+    observer.dominant(producers[2])
+    await asyncio.sleep(0.05)
+    assert paused() == [True, False, False]
+    late = await _listener("r7", "late")
+    late_consumer = await gateway.consume("r7", "late", late, producers[0], CAPS)
+    assert await gateway.resume_consumer("r7", "late", late_consumer["id"]) is True  # deferred
+
+
+async def test_a_dead_worker_closes_its_rooms_and_a_fresh_worker_takes_its_slot(node: Node) -> None:
+    await gateway.ensure_room_media("r8")
+    await _speaker("r8", "s", 1)
+    source_pid = node.service.clusters["r8"].source_worker.pid
+    dead = next(w for w in node.library.workers if w.pid == source_pid)
+    dead.die()
+    for _ in range(100):
+        if node.closed_rooms and node.service.pool.active == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert node.closed_rooms == [("r8", "worker_died")]
+    assert "r8" not in node.service.clusters
+    assert node.service.pool.active == 3
+    assert source_pid not in [w.pid for w in node.service.pool.workers]
+    with pytest.raises(ClientError, match=r"^Room not found$"):
+        await gateway.create_transport("r8", "s", 1, "producer")
+    await gateway.ensure_room_media("r9")  # still serving
