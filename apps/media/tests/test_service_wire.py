@@ -177,3 +177,48 @@ async def test_media_events_through_the_web_process(media_node: MediaService, cl
     await alice.sio.emit("room:leave", {"roomId": room})
     assert await bob.wait_for("audio:producerClosed") == {"producerId": producer_id, "userId": 1}
     assert media_node.clusters[room].producers == {}
+
+
+MEDIA_EVENTS = [
+    "transport:create",
+    "transport:connect",
+    "audio:produce",
+    "audio:consume",
+    "consumer:resume",
+    "audio:selfMute",
+    "audio:selfUnmute",
+]
+GARBAGE: list[Any] = [
+    None,
+    42,
+    "text",
+    [],
+    [1, 2],
+    {},
+    {"roomId": 5},
+    {"roomId": ""},
+    {"roomId": "r", "x": {}},
+    {"roomId": "wire-fuzz", "transportId": "not-a-uuid", "producerId": None},
+    {"roomId": "wire-fuzz", "type": "producer", "dtlsParameters": "x", "rtpParameters": []},
+    {"roomId": "wire-fuzz", "kind": "video", "rtpCapabilities": {"codecs": "no"}},
+    {"roomId": "wire-fuzz", "consumerId": "00000000-0000-4000-8000-00000000000Z"},
+]
+
+
+async def test_malformed_media_payloads_get_an_error_ack_and_the_socket_lives(
+    media_node: MediaService, clients: list[Client]
+) -> None:
+    alice, _ = clients
+    await alice.call("room:join", {"roomId": "wire-fuzz"})
+    for event in MEDIA_EVENTS:
+        for payload in GARBAGE:
+            ack = await alice.call(event, payload)
+            # Unknown keys are dropped, so a few of these are valid; the rest answer with contract texts.
+            assert ack["success"] is True or ack["error"] in ("Invalid payload", "Room not found"), (
+                event,
+                ack,
+            )
+    assert alice.sio.connected
+    assert (await alice.call("transport:create", {"type": "consumer", "roomId": "wire-fuzz"}))[
+        "success"
+    ] is True
