@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import socketio
 from channels.layers import get_channel_layer
@@ -257,3 +258,18 @@ async def test_close_room_tells_members_and_forgets_them(clients: Any, redis: Re
     assert [e["userId"] for e in alice.received("room:userJoined")] == [602]  # not carol's
     assert carol.received("room:userLeft") == []
     assert await participant_count(redis, "e2e-6") == 1
+
+
+async def test_health_and_metrics_through_the_server(live: LiveServer, media: MediaDouble,
+                                                     redis: Redis) -> None:
+    async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+        health = await http.get("/health")
+        assert (health.status_code, health.json()["status"]) == (200, "ok")
+        assert health.json()["workers"] == {"active": 1, "expected": 1}
+        await redis.set("room:state:e2e-metrics", "{}", ex=60)
+        body = (await http.get("/metrics")).json()
+        assert body["application"]["rooms"] >= 1
+        assert body["application"]["activeWorkers"] == 1
+        prometheus = await http.get("/metrics/prometheus")
+        assert prometheus.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert "flylive_mediasoup_workers_active 1.0" in prometheus.text
