@@ -180,13 +180,22 @@ class SocketIOConnection:
             item = await self._outbox.get()
             try:
                 if isinstance(item, _Close):
-                    await self._send({"type": "websocket.close", "code": item.code, "reason": item.reason})
+                    await self._send_close(item)
                     return
                 await self._send({"type": "websocket.send", "text": item})
             except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
                 logger.debug("send failed on socket %s: %r", self._channel_name, exc)
                 self._closing = True
                 return
+
+    async def _send_close(self, close: _Close) -> None:
+        try:
+            await self._send({"type": "websocket.close", "code": close.code, "reason": close.reason})
+        except Exception:
+            if close.code == NORMAL_CLOSURE:
+                raise
+            # daphne (autobahn) lets applications use only 1000 and 3000-4999: say it with 1000.
+            await self._send({"type": "websocket.close", "code": NORMAL_CLOSURE, "reason": close.reason})
 
     async def _heartbeat_loop(self) -> None:
         """engine.io's heartbeat: ping every interval, drop the peer if no pong within the timeout."""

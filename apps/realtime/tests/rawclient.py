@@ -92,14 +92,16 @@ class RawSocket:
         await self.emit(event, *args, ack_id=ack_id)
         return (await self.wait_ack(ack_id, timeout))[0]
 
-    async def wait_closed(self, timeout: float = 5.0) -> int | None:
-        """Read until the server closes; return the close code."""
+    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str]:
+        """Read until the server closes; return its close code and reason."""
         deadline = time.monotonic() + timeout
         try:
             while True:
                 await self.recv(max(0.001, deadline - time.monotonic()))
         except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd is not None else None
+            if closed.rcvd is None:
+                return None, ""
+            return closed.rcvd.code, closed.rcvd.reason
 
     async def quiet_for(self, seconds: float) -> list[str | bytes]:
         """Frames (but pings) received within `seconds`."""
