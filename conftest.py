@@ -44,5 +44,7 @@ def flylive_server_factory(redis_server: RedisServer) -> Iterator[Callable[..., 
 
 @pytest.fixture(scope="session")
 def flylive_server(flylive_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    """The real server (daphne; pytest-django owns the name `live_server`) with the `debug:*` probe events, shared by the session."""
+    """The real server (daphne) with the `debug:*` probe events, shared by the session.
+
+    (Not `live_server`: pytest-django owns that name.)"""
     return flylive_server_factory("daphne", FLYLIVE_TEST_EVENTS="1")

@@ -55,15 +55,15 @@ class LiveServer:
             return ""
 
 
-def server_env(redis: RedisServer, *, redis_db: int = 3, **overrides: str) -> dict[str, str]:
-    """A complete server environment for the test redis; `overrides` win."""
+def server_env(redis: RedisServer, **overrides: str) -> dict[str, str]:
+    """A complete server environment for the test redis (DB 3, as in production); `overrides` win."""
     env = {
         "DJANGO_SETTINGS_MODULE": "flylive.settings.test",
         "NODE_ENV": "test",
         "LOG_LEVEL": "info",
         "REDIS_HOST": redis.host,
         "REDIS_PORT": str(redis.port),
-        "REDIS_DB": str(redis_db),
+        "REDIS_DB": "3",
         "JWT_SECRET": TEST_JWT_SECRET,
         "LARAVEL_API_URL": "http://127.0.0.1:9",
         "LARAVEL_INTERNAL_KEY": TEST_INTERNAL_KEY,

@@ -70,15 +70,23 @@ class SioClient:
         assert isinstance(sid, str)
         return sid
 
-    async def connect(self, server: LiveServer, *, auth: Any = None, headers: dict[str, str] | None = None,
-                      token: str | None = None, origin: str | None = TEST_ORIGIN) -> None:
+    async def connect(
+        self,
+        server: LiveServer,
+        *,
+        auth: Any = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        origin: str | None = TEST_ORIGIN,
+    ) -> None:
         all_headers = dict(headers or {})
         if origin is not None:
             all_headers["Origin"] = origin
         if auth is None:
             auth = {"token": token if token is not None else make_token(user_claims())}
-        await self.sio.connect(server.url, transports=["websocket"], auth=auth, headers=all_headers,
-                               wait_timeout=10)
+        await self.sio.connect(
+            server.url, transports=["websocket"], auth=auth, headers=all_headers, wait_timeout=10
+        )
 
     async def connect_error(self, server: LiveServer, **kwargs: Any) -> str:
         """Connect expecting a refusal; the connect_error message."""
@@ -88,11 +96,12 @@ class SioClient:
         message: str = self.connect_errors[0]["message"]
         return message
 
-    async def call(self, event: str, *args: Any, timeout: float = 10) -> Any:
-        return await self.sio.call(event, args[0] if len(args) == 1 else args, timeout=timeout)
+    async def call(self, event: str, *args: Any, within: float = 10) -> Any:
+        return await self.sio.call(event, args[0] if len(args) == 1 else args, timeout=within)
 
-    async def next_event(self, name: str, timeout: float = 5.0, *, after: int = 0) -> list[Any]:
+    async def next_event(self, name: str, within: float = 5.0, *, after: int = 0) -> list[Any]:
         """The first `name` event received (skipping the first `after` of them)."""
+
         async def seen() -> list[Any]:
             while True:
                 matching = [args for event, args in self.events if event == name]
@@ -101,7 +110,7 @@ class SioClient:
                 self._changed.clear()
                 await self._changed.wait()
 
-        return await asyncio.wait_for(seen(), timeout)
+        return await asyncio.wait_for(seen(), within)
 
     def received(self, name: str) -> list[list[Any]]:
         return [args for event, args in self.events if event == name]
@@ -139,8 +148,8 @@ def ack_frames(frames: list[str]) -> dict[int, Any]:
     acks: dict[int, Any] = {}
     for frame in frames:
         if frame.startswith("43"):
-            digits = frame[2:frame.index("[")]
-            acks[int(digits)] = json.loads(frame[2 + len(digits):])[0]
+            digits = frame[2 : frame.index("[")]
+            acks[int(digits)] = json.loads(frame[2 + len(digits) :])[0]
     return acks
 
 
@@ -174,12 +183,12 @@ async def scrape(server: LiveServer) -> str:
     return body
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> None:
+async def eventually(check: Callable[[], Any], within: float = 5.0) -> None:
     """Wait until `await check()` is truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         if await check():
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(0.05)

@@ -26,15 +26,29 @@ class RawSocket:
         self.sid: str | None = None
 
     @classmethod
-    async def open(cls, ws_url: str, *, origin: str | None = None, headers: dict[str, str] | None = None,
-                   auto_pong: bool = True) -> RawSocket:
+    async def open(
+        cls,
+        ws_url: str,
+        *,
+        origin: str | None = None,
+        headers: dict[str, str] | None = None,
+        auto_pong: bool = True,
+    ) -> RawSocket:
         extra = dict(headers or {})
         if origin is not None:
             extra["Origin"] = origin
-        ws = await connect(ws_url, additional_headers=extra, max_size=None, ping_interval=None,
-                           compression=None, open_timeout=10, close_timeout=2)
+        ws = await connect(
+            ws_url,
+            additional_headers=extra,
+            max_size=None,
+            ping_interval=None,
+            compression=None,
+            open_timeout=10,
+            close_timeout=2,
+        )
         first = await asyncio.wait_for(ws.recv(), 10)
-        assert isinstance(first, str) and first.startswith("0"), first
+        assert isinstance(first, str), first
+        assert first.startswith("0"), first
         return cls(ws, json.loads(first[1:]), auto_pong=auto_pong)
 
     async def close(self) -> None:
@@ -44,9 +58,9 @@ class RawSocket:
     async def send(self, frame: str | bytes) -> None:
         await self.ws.send(frame)
 
-    async def recv(self, timeout: float = 5.0) -> str | bytes:
+    async def recv(self, within: float = 5.0) -> str | bytes:
         """The next frame that is not a ping (pings are answered when auto_pong)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             frame = await asyncio.wait_for(self.ws.recv(), max(0.001, deadline - time.monotonic()))
             if frame == "2":
@@ -70,17 +84,17 @@ class RawSocket:
     async def emit(self, event: str, *args: Any, ack_id: int | None = None) -> None:
         await self.send("42" + ("" if ack_id is None else str(ack_id)) + json.dumps([event, *args]))
 
-    async def wait_ack(self, ack_id: int, timeout: float = 5.0) -> list[Any]:
+    async def wait_ack(self, ack_id: int, within: float = 5.0) -> list[Any]:
         prefix = f"43{ack_id}["
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             frame = await self.recv(max(0.001, deadline - time.monotonic()))
             if isinstance(frame, str) and frame.startswith(prefix):
-                result: list[Any] = json.loads(frame[len(prefix) - 1:])
+                result: list[Any] = json.loads(frame[len(prefix) - 1 :])
                 return result
 
-    async def wait_event(self, name: str, timeout: float = 5.0) -> list[Any]:
-        deadline = time.monotonic() + timeout
+    async def wait_event(self, name: str, within: float = 5.0) -> list[Any]:
+        deadline = time.monotonic() + within
         while True:
             frame = await self.recv(max(0.001, deadline - time.monotonic()))
             if isinstance(frame, str) and frame.startswith("42["):
@@ -88,13 +102,13 @@ class RawSocket:
                 if data[0] == name:
                     return list(data[1:])
 
-    async def call(self, event: str, *args: Any, ack_id: int = 1, timeout: float = 5.0) -> Any:
+    async def call(self, event: str, *args: Any, ack_id: int = 1, within: float = 5.0) -> Any:
         await self.emit(event, *args, ack_id=ack_id)
-        return (await self.wait_ack(ack_id, timeout))[0]
+        return (await self.wait_ack(ack_id, within))[0]
 
-    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str]:
+    async def wait_closed(self, within: float = 5.0) -> tuple[int | None, str]:
         """Read until the server closes; return its close code and reason."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         try:
             while True:
                 await self.recv(max(0.001, deadline - time.monotonic()))

@@ -11,13 +11,17 @@ from apps.realtime import codec
 
 def test_open_frame_is_engine_io_handshake() -> None:
     frame = codec.open_frame("abc", ping_interval_ms=25000, ping_timeout_ms=20000, max_payload=1_000_000)
-    assert frame == '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+    assert (
+        frame == '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+    )
 
 
 def test_connect_frames() -> None:
     assert codec.connect_frame("s1") == '40{"sid":"s1"}'
     assert codec.connect_error_frame("Invalid credentials") == '44{"message":"Invalid credentials"}'
-    assert codec.connect_error_frame("Invalid namespace", "/admin") == '44/admin,{"message":"Invalid namespace"}'
+    assert (
+        codec.connect_error_frame("Invalid namespace", "/admin") == '44/admin,{"message":"Invalid namespace"}'
+    )
 
 
 def test_event_and_ack_frames() -> None:
@@ -50,12 +54,20 @@ def test_decode_event_with_ack_id() -> None:
     engine = codec.decode_engine_packet('4217["room:join",{"roomId":"1"}]')
     assert engine.packet_type == codec.EIO_MESSAGE
     packet = codec.decode_socket_packet(engine.data)
-    assert (packet.packet_type, packet.id, packet.data) == (codec.SIO_EVENT, 17, ["room:join", {"roomId": "1"}])
+    assert (packet.packet_type, packet.id, packet.data) == (
+        codec.SIO_EVENT,
+        17,
+        ["room:join", {"roomId": "1"}],
+    )
 
 
 def test_decode_connect_with_namespace_and_auth() -> None:
     packet = codec.decode_socket_packet('0/admin,{"token":"t"}')
-    assert (packet.packet_type, packet.namespace, packet.data) == (codec.SIO_CONNECT, "/admin", {"token": "t"})
+    assert (packet.packet_type, packet.namespace, packet.data) == (
+        codec.SIO_CONNECT,
+        "/admin",
+        {"token": "t"},
+    )
 
 
 @pytest.mark.parametrize("text", ["", "x", "9", "7hello"])
@@ -64,8 +76,17 @@ def test_undecodable_engine_frames_raise_value_error(text: str) -> None:
         codec.decode_engine_packet(text)
 
 
-@pytest.mark.parametrize("text", ["x", "2[", "9[]", "2" + "[" * 5000, "21234567890123456789012345678901234567890"
-                                  "1234567890123456789012345678901234567890123456789012345678901234567890[]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x",
+        "2[",
+        "9[]",
+        "2" + "[" * 5000,
+        "21234567890123456789012345678901234567890"
+        "1234567890123456789012345678901234567890123456789012345678901234567890[]",
+    ],
+)
 def test_undecodable_socket_packets_raise_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         codec.decode_socket_packet(text)

@@ -37,12 +37,21 @@ def all_specs() -> dict[str, EventSpec]:
 
 SPECS = all_specs()
 
-scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False,
-                                                                               allow_infinity=False) | st.text()
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 huge_strings = st.sampled_from(["x", "😀", "é", "\u0000"]).flatmap(
-    lambda unit: st.integers(1_000, 200_000).map(lambda n: unit * n))
+    lambda unit: st.integers(1_000, 200_000).map(lambda n: unit * n)
+)
 
 
 def nested(depth: int) -> Any:
@@ -60,8 +69,10 @@ field_values = json_values | huge_strings | deep_values
 def event_calls(draw: st.DrawFn) -> tuple[EventSpec, list[Any]]:
     spec = draw(st.sampled_from(sorted(SPECS.values(), key=lambda s: s.name)))
     assert spec.schema is not None
-    fields = {name: field_values for name in spec.schema.model_fields}
-    obj = st.fixed_dictionaries({}, optional=fields) | st.dictionaries(st.text(max_size=10), json_values, max_size=5)
+    fields = dict.fromkeys(spec.schema.model_fields, field_values)
+    obj = st.fixed_dictionaries({}, optional=fields) | st.dictionaries(
+        st.text(max_size=10), json_values, max_size=5
+    )
     first = obj | json_values.filter(lambda v: not isinstance(v, dict))
     args = draw(st.one_of(st.just([]), first.map(lambda v: [v]), st.tuples(first, json_values).map(list)))
     return spec, args
@@ -112,8 +123,10 @@ class FuzzSession:
 
     async def still_answers(self, raw: RawSocket) -> None:
         ack_id = self.ack_id()
-        assert await raw.call("debug:echo", {"text": "alive"}, ack_id=ack_id, timeout=10) == {
-            "success": True, "data": {"text": "alive", "data": None}}
+        assert await raw.call("debug:echo", {"text": "alive"}, ack_id=ack_id, within=10) == {
+            "success": True,
+            "data": {"text": "alive", "data": None},
+        }
 
     def close(self) -> None:
         for raw in (self.raw, self.bystander):
@@ -127,8 +140,11 @@ def fuzz(flylive_server: LiveServer) -> Iterator[FuzzSession]:
     yield session
     # Silent events never answered, whatever ack id they carried.
     session.run(session.raw.quiet_for(0.3))
-    answered = [f for f in session.raw.received if isinstance(f, str)
-                and any(f.startswith(f"43{i}[") for i in session.silent_ids)]
+    answered = [
+        f
+        for f in session.raw.received
+        if isinstance(f, str) and any(f.startswith(f"43{i}[") for i in session.silent_ids)
+    ]
     session.close()
     assert answered == []
 
@@ -142,7 +158,9 @@ def expected_messages(spec: EventSpec, invalid: str) -> set[str]:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(call=event_calls())
-def test_malformed_payloads_get_the_contract_answer(fuzz: FuzzSession, call: tuple[EventSpec, list[Any]]) -> None:
+def test_malformed_payloads_get_the_contract_answer(
+    fuzz: FuzzSession, call: tuple[EventSpec, list[Any]]
+) -> None:
     spec, args = call
     assume(is_invalid(spec, args))
     fuzz.reopen_if_closed()
@@ -154,20 +172,21 @@ def test_malformed_payloads_get_the_contract_answer(fuzz: FuzzSession, call: tup
     async def exchange() -> None:
         await raw.send(frame)
         if spec.ack is AckStyle.ENVELOPE:
-            [answer] = await raw.wait_ack(ack_id, timeout=10)
+            [answer] = await raw.wait_ack(ack_id, within=10)
             assert answer["success"] is False
             assert answer["error"] in expected_messages(spec, "Invalid payload")
         elif spec.ack is AckStyle.PLAIN:
-            [answer] = await raw.wait_ack(ack_id, timeout=10)
+            [answer] = await raw.wait_ack(ack_id, within=10)
             allowed = [spec.invalid_ack if spec.invalid_ack is not None else {"error": "Invalid payload"}]
             if spec.rate_limit is not None:
                 allowed.append({"error": spec.rate_limit.message})
             assert answer in allowed
         elif spec.ack is AckStyle.ERROR_EVENT:
-            [error] = await raw.wait_event("error", timeout=10)
+            [error] = await raw.wait_event("error", within=10)
             assert error["message"] in expected_messages(spec, spec.invalid_message)
             if error["message"] == spec.invalid_message:
-                assert isinstance(error["errors"], dict) and "_errors" in error["errors"]
+                assert isinstance(error["errors"], dict)
+                assert "_errors" in error["errors"]
         else:
             fuzz.silent_ids.append(ack_id)
             await fuzz.still_answers(raw)
@@ -180,7 +199,8 @@ garbage_text = st.one_of(
     st.text(max_size=50).map(lambda t: "4" + t),
     st.text(max_size=50).map(lambda t: "42" + t),
     st.tuples(st.integers(0, 10**30), st.text(max_size=20), json_values).map(
-        lambda p: f"42{p[0]}" + json.dumps([p[1], p[2]])),  # unknown or real events, any arguments
+        lambda p: f"42{p[0]}" + json.dumps([p[1], p[2]])
+    ),  # unknown or real events, any arguments
     st.integers(500, 6000).map(lambda d: '42["debug:echo",{"text":"a","data":' + "[" * d + "]" * d + "}]"),
     st.integers(0, 5000).map(lambda n: "4" + "0" * n),
 )

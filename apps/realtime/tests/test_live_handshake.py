@@ -16,8 +16,9 @@ from tests.support.server import LiveServer, make_token, user_claims
 Make = Callable[[], SioClient]
 
 
-async def test_good_token_connects_and_registers_the_socket(any_server: LiveServer, sio_client: Make,
-                                                           live_redis: Redis) -> None:
+async def test_good_token_connects_and_registers_the_socket(
+    any_server: LiveServer, sio_client: Make, live_redis: Redis
+) -> None:
     client = sio_client()
     await client.connect(any_server, token=make_token(user_claims(1001)))
     sid = client.sid
@@ -35,7 +36,8 @@ async def test_good_token_connects_and_registers_the_socket(any_server: LiveServ
 
 
 async def test_two_sockets_of_one_user_share_the_set_until_the_last_goes(
-        flylive_server: LiveServer, sio_client: Make, live_redis: Redis) -> None:
+    flylive_server: LiveServer, sio_client: Make, live_redis: Redis
+) -> None:
     first, second = sio_client(), sio_client()
     token = make_token(user_claims(1002))
     await first.connect(flylive_server, token=token)
@@ -54,7 +56,10 @@ async def test_foreign_origin_is_refused(any_server: LiveServer, sio_client: Mak
 
 
 async def test_origin_match_is_exact(flylive_server: LiveServer, sio_client: Make) -> None:
-    assert await sio_client().connect_error(flylive_server, origin="https://FLYLIVEAPP.com") == "Origin not allowed"
+    assert (
+        await sio_client().connect_error(flylive_server, origin="https://FLYLIVEAPP.com")
+        == "Origin not allowed"
+    )
 
 
 async def test_missing_origin_is_allowed(flylive_server: LiveServer, sio_client: Make) -> None:
@@ -64,13 +69,16 @@ async def test_missing_origin_is_allowed(flylive_server: LiveServer, sio_client:
 
 
 @pytest.mark.parametrize("auth", [{}, {"token": ""}, {"token": None}, {"token": 0}, {"other": "x"}])
-async def test_no_token_is_authentication_required(flylive_server: LiveServer, sio_client: Make,
-                                                   auth: dict[str, object]) -> None:
+async def test_no_token_is_authentication_required(
+    flylive_server: LiveServer, sio_client: Make, auth: dict[str, object]
+) -> None:
     assert await sio_client().connect_error(flylive_server, auth=auth) == "Authentication required"
 
 
 @pytest.mark.parametrize("prefix", ["", "Bearer ", "bearer   ", "BEARER\t"])
-async def test_token_from_the_authorization_header(flylive_server: LiveServer, sio_client: Make, prefix: str) -> None:
+async def test_token_from_the_authorization_header(
+    flylive_server: LiveServer, sio_client: Make, prefix: str
+) -> None:
     client = sio_client()
     await client.connect(flylive_server, auth={}, headers={"Authorization": prefix + make_token()})
     assert client.sio.connected
@@ -83,8 +91,9 @@ async def test_bearer_prefix_in_auth_token_is_stripped(flylive_server: LiveServe
 
 
 async def test_auth_token_wins_over_the_header(flylive_server: LiveServer, sio_client: Make) -> None:
-    message = await sio_client().connect_error(flylive_server, auth={"token": "garbage"},
-                                               headers={"Authorization": "Bearer " + make_token()})
+    message = await sio_client().connect_error(
+        flylive_server, auth={"token": "garbage"}, headers={"Authorization": "Bearer " + make_token()}
+    )
     assert message == "Invalid credentials"
 
 
@@ -92,11 +101,13 @@ BAD_TOKENS = {
     "garbage": "not-a-jwt",
     "expired": make_token(exp=1_000_000_000),
     "iat_too_old": make_token(iat=1_000_000_000, exp=...),
-    "alg_none": ".".join([
-        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0",
-        make_token().split(".")[1],
-        "",
-    ]),
+    "alg_none": ".".join(
+        [
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0",
+            make_token().split(".")[1],
+            "",
+        ]
+    ),
     "forged_signature": make_token().rsplit(".", 1)[0] + ".c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlISEhIQ",
     "wrong_secret": make_token(secret="some-other-secret-some-other-secret-00"),
     "claims_invalid": make_token(id="42"),
@@ -105,13 +116,16 @@ BAD_TOKENS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))
-async def test_bad_tokens_are_invalid_credentials(any_server: LiveServer, sio_client: Make, name: str) -> None:
+async def test_bad_tokens_are_invalid_credentials(
+    any_server: LiveServer, sio_client: Make, name: str
+) -> None:
     assert await sio_client().connect_error(any_server, token=BAD_TOKENS[name]) == "Invalid credentials"
 
 
 @pytest.mark.parametrize("token", [123, True, ["a"], {"a": 1}])
-async def test_non_string_token_is_invalid_credentials(flylive_server: LiveServer, sio_client: Make,
-                                                       token: object) -> None:
+async def test_non_string_token_is_invalid_credentials(
+    flylive_server: LiveServer, sio_client: Make, token: object
+) -> None:
     assert await sio_client().connect_error(flylive_server, auth={"token": token}) == "Invalid credentials"
 
 
@@ -129,8 +143,9 @@ async def test_null_jwt_payload_is_refused(flylive_server: LiveServer, sio_clien
     assert message in ("Invalid credentials", "Authentication failed")
 
 
-async def test_revoked_token_is_invalid_credentials(any_server: LiveServer, sio_client: Make,
-                                                    live_redis: Redis) -> None:
+async def test_revoked_token_is_invalid_credentials(
+    any_server: LiveServer, sio_client: Make, live_redis: Redis
+) -> None:
     token = make_token(user_claims(1003))
     await live_redis.set(revocation_key(token), "1", ex=60)
     assert await sio_client().connect_error(any_server, token="Bearer " + token) == "Invalid credentials"
@@ -149,10 +164,13 @@ async def test_auth_outcomes_are_counted(flylive_server: LiveServer, sio_client:
     for result in ("origin_blocked", "no_token", "invalid_token", "success"):
         labels = {"result": result}
         assert metric_value(after, "flylive_auth_attempts_total", labels) == (
-            metric_value(before, "flylive_auth_attempts_total", labels) + 1), result
+            metric_value(before, "flylive_auth_attempts_total", labels) + 1
+        ), result
 
 
-async def test_connections_gauge_follows_connected_sockets(flylive_server: LiveServer, sio_client: Make) -> None:
+async def test_connections_gauge_follows_connected_sockets(
+    flylive_server: LiveServer, sio_client: Make
+) -> None:
     client = sio_client()
     before = metric_value(await scrape(flylive_server), "flylive_socket_connections_total")
     await client.connect(flylive_server)
@@ -174,7 +192,8 @@ async def test_raw_connect_error_frame_is_exactly_the_contracts(flylive_server: 
         try:
             assert await raw2.connect({"token": "x"}) == '44{"message":"Invalid credentials"}'
             answer = await raw2.connect({"token": make_token()})
-            assert answer.startswith("40") and json.loads(answer[2:])["sid"]
+            assert answer.startswith("40")
+            assert json.loads(answer[2:])["sid"]
         finally:
             await raw2.close()
     finally:

@@ -22,8 +22,9 @@ Make = Callable[[], SioClient]
 
 @pytest.fixture(scope="module")
 def fast_ping_server(flylive_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    return flylive_server_factory("daphne", FLYLIVE_TEST_EVENTS="1", SOCKET_PING_INTERVAL_MS="200",
-                                  SOCKET_PING_TIMEOUT_MS="400")
+    return flylive_server_factory(
+        "daphne", FLYLIVE_TEST_EVENTS="1", SOCKET_PING_INTERVAL_MS="200", SOCKET_PING_TIMEOUT_MS="400"
+    )
 
 
 async def connected_raw(server: LiveServer, user_id: int = 42, **kwargs: object) -> RawSocket:
@@ -62,10 +63,16 @@ async def test_long_polling_gets_a_clear_400(any_server: LiveServer, method: str
 async def test_unknown_http_routes_get_a_json_404(flylive_server: LiveServer) -> None:
     status, body, _ = await http_get(flylive_server.url + "/nope")
     assert status == 404
-    assert json.loads(body) == {"message": "Route GET:/nope not found", "error": "Not Found", "statusCode": 404}
+    assert json.loads(body) == {
+        "message": "Route GET:/nope not found",
+        "error": "Not Found",
+        "statusCode": 404,
+    }
 
 
-@pytest.mark.parametrize("query", ["EIO=3&transport=websocket", "transport=websocket", "EIO=4&transport=polling"])
+@pytest.mark.parametrize(
+    "query", ["EIO=3&transport=websocket", "transport=websocket", "EIO=4&transport=polling"]
+)
 async def test_websocket_with_another_protocol_is_refused(any_server: LiveServer, query: str) -> None:
     with pytest.raises(InvalidStatus) as refused:
         async with connect(f"ws://127.0.0.1:{any_server.port}/socket.io/?{query}", open_timeout=5):
@@ -77,8 +84,9 @@ async def test_websocket_with_another_protocol_is_refused(any_server: LiveServer
 
 async def test_websocket_on_another_path_is_refused(flylive_server: LiveServer) -> None:
     with pytest.raises(InvalidStatus):
-        async with connect(f"ws://127.0.0.1:{flylive_server.port}/other/?EIO=4&transport=websocket",
-                           open_timeout=5):
+        async with connect(
+            f"ws://127.0.0.1:{flylive_server.port}/other/?EIO=4&transport=websocket", open_timeout=5
+        ):
             pass
 
 
@@ -93,17 +101,20 @@ async def test_server_pings_and_a_ponging_client_stays(fast_ping_server: LiveSer
         await raw.quiet_for(1.2)
         assert raw.pings >= 3
         assert await raw.call("debug:echo", {"text": "still here"}) == {
-            "success": True, "data": {"text": "still here", "data": None}}
+            "success": True,
+            "data": {"text": "still here", "data": None},
+        }
     finally:
         await raw.close()
 
 
-async def test_a_peer_that_stops_answering_pings_is_dropped(fast_ping_server: LiveServer,
-                                                            live_redis: Redis) -> None:
+async def test_a_peer_that_stops_answering_pings_is_dropped(
+    fast_ping_server: LiveServer, live_redis: Redis
+) -> None:
     raw = await connected_raw(fast_ping_server, user_id=2001, auto_pong=False)
     assert raw.sid in await live_redis.smembers("user:2001:sockets")
     started = time.monotonic()
-    await raw.wait_closed(timeout=5)
+    await raw.wait_closed(within=5)
     assert time.monotonic() - started < 2.0  # interval + timeout + slack
 
     async def unregistered() -> bool:
@@ -129,7 +140,7 @@ async def test_pings_continue_while_a_handler_is_slow(fast_ping_server: LiveServ
         await raw.emit("debug:sleep", {"ms": 1500}, ack_id=7)
         await raw.quiet_for(1.0)
         assert raw.pings >= 3
-        assert await raw.wait_ack(7, timeout=3) == [{"success": True, "data": {"slept": 1500}}]
+        assert await raw.wait_ack(7, within=3) == [{"success": True, "data": {"slept": 1500}}]
     finally:
         await raw.close()
 
@@ -143,10 +154,10 @@ async def test_max_payload_is_enforced(any_server: LiveServer) -> None:
         envelope = '421["debug:echo",{"text":""}]'
         fits = "x" * (1_000_000 - len(envelope))
         await raw.send(f'421["debug:echo",{{"text":"{fits}"}}]')
-        answer = await raw.wait_ack(1, timeout=10)
+        answer = await raw.wait_ack(1, within=10)
         assert answer[0]["data"]["text"] == fits
         await raw.send(f'422["debug:echo",{{"text":"{fits}x"}}]')
-        code, reason = await raw.wait_closed(timeout=10)
+        code, reason = await raw.wait_closed(within=10)
         if any_server.kind == "uvicorn":
             assert (code, reason) == (1009, "Max payload size exceeded")  # engine.io's close
         else:
@@ -163,13 +174,33 @@ async def test_binary_frames_are_ignored(any_server: LiveServer) -> None:
         await raw.send(b"attachment")
         assert await raw.wait_ack(5) == [{"success": False, "error": "Invalid payload"}]
         assert await raw.call("debug:echo", {"text": "ok"}, ack_id=6) == {
-            "success": True, "data": {"text": "ok", "data": None}}
+            "success": True,
+            "data": {"text": "ok", "data": None},
+        }
     finally:
         await raw.close()
 
 
-GARBAGE = ["", "x", "4", "42", "42{}", "42[1]", '42["debug:echo"', "43", "4x", "9", "bAAAA", "40/x,{",
-           "42" + "[" * 3000, "4" + "9" * 200 + "[]", '42["debug:echo",{"text":"\\ud800"}]', "6", "5", "41/other,"]
+GARBAGE = [
+    "",
+    "x",
+    "4",
+    "42",
+    "42{}",
+    "42[1]",
+    '42["debug:echo"',
+    "43",
+    "4x",
+    "9",
+    "bAAAA",
+    "40/x,{",
+    "42" + "[" * 3000,
+    "4" + "9" * 200 + "[]",
+    '42["debug:echo",{"text":"\\ud800"}]',
+    "6",
+    "5",
+    "41/other,",
+]
 
 
 async def test_malformed_frames_are_ignored_and_the_socket_keeps_working(any_server: LiveServer) -> None:
@@ -178,7 +209,9 @@ async def test_malformed_frames_are_ignored_and_the_socket_keeps_working(any_ser
         for frame in GARBAGE:
             await raw.send(frame)
         assert await raw.call("debug:echo", {"text": "alive"}, ack_id=99) == {
-            "success": True, "data": {"text": "alive", "data": None}}
+            "success": True,
+            "data": {"text": "alive", "data": None},
+        }
     finally:
         await raw.close()
 
@@ -190,17 +223,20 @@ async def test_events_before_connect_are_ignored(flylive_server: LiveServer) -> 
         answer = await raw.connect({"token": make_token()})
         assert answer.startswith("40")
         assert await raw.call("debug:echo", {"text": "now"}, ack_id=2) == {
-            "success": True, "data": {"text": "now", "data": None}}
+            "success": True,
+            "data": {"text": "now", "data": None},
+        }
         assert not any(isinstance(f, str) and f.startswith("431[") for f in raw.received)
     finally:
         await raw.close()
 
 
-async def test_client_namespace_disconnect_closes_the_socket(flylive_server: LiveServer,
-                                                             live_redis: Redis) -> None:
+async def test_client_namespace_disconnect_closes_the_socket(
+    flylive_server: LiveServer, live_redis: Redis
+) -> None:
     raw = await connected_raw(flylive_server, user_id=2002)
     await raw.send("41")
-    await raw.wait_closed(timeout=5)
+    await raw.wait_closed(within=5)
 
     async def unregistered() -> bool:
         return not await live_redis.exists("user:2002:sockets")
@@ -213,7 +249,9 @@ async def test_unknown_events_get_no_answer(flylive_server: LiveServer) -> None:
     try:
         await raw.emit("no:such:event", {"a": 1}, ack_id=1)
         assert await raw.call("debug:echo", {"text": "after"}, ack_id=2) == {
-            "success": True, "data": {"text": "after", "data": None}}
+            "success": True,
+            "data": {"text": "after", "data": None},
+        }
         await raw.quiet_for(0.2)
         assert not any(isinstance(f, str) and f.startswith("431[") for f in raw.received)
     finally:
@@ -227,17 +265,25 @@ async def test_envelope_acks(any_server: LiveServer, sio_client: Make) -> None:
     client = sio_client()
     await client.connect(any_server)
     assert await client.call("debug:echo", {"text": "é😀", "data": {"n": [1, 2.5, None]}, "x": 1}) == {
-        "success": True, "data": {"text": "é😀", "data": {"n": [1, 2.5, None]}}}
+        "success": True,
+        "data": {"text": "é😀", "data": {"n": [1, 2.5, None]}},
+    }
     assert await client.call("debug:echo", {"text": 5}) == {"success": False, "error": "Invalid payload"}
-    assert await client.call("debug:fail", {"kind": "client"}) == {"success": False, "error": "Seat is locked"}
+    assert await client.call("debug:fail", {"kind": "client"}) == {
+        "success": False,
+        "error": "Seat is locked",
+    }
     assert await client.call("debug:fail", {"kind": "internal"}) == {
-        "success": False, "error": "Internal server error"}
+        "success": False,
+        "error": "Internal server error",
+    }
     assert await client.call("debug:join", {"roomId": "r"}) == {"success": True}
 
 
 @pytest.mark.parametrize("args", [[], [None], ["text"], [7], [[{"text": "a"}]], [{"text": "a"}, "extra"]])
-async def test_acked_event_without_a_single_object_payload_is_invalid(flylive_server: LiveServer,
-                                                                      args: list[object]) -> None:
+async def test_acked_event_without_a_single_object_payload_is_invalid(
+    flylive_server: LiveServer, args: list[object]
+) -> None:
     raw = await connected_raw(flylive_server)
     try:
         await raw.emit("debug:echo", *args, ack_id=3)
@@ -274,9 +320,15 @@ async def test_error_event_style(flylive_server: LiveServer, sio_client: Make) -
     client = sio_client()
     await client.connect(flylive_server, token=make_token(user_claims(3001)))
     await client.sio.emit("debug:shout", {"content": ""})
-    assert await client.next_event("error") == [{
-        "message": "Invalid shout",
-        "errors": {"_errors": [], "content": {"_errors": ["String must contain at least 1 character(s)"]}}}]
+    assert await client.next_event("error") == [
+        {
+            "message": "Invalid shout",
+            "errors": {
+                "_errors": [],
+                "content": {"_errors": ["String must contain at least 1 character(s)"]},
+            },
+        }
+    ]
     await client.sio.emit("debug:shout", {"content": "oops"})
     assert await client.next_event("error", after=1) == [{"message": "Shout refused"}]
     await client.sio.emit("debug:shout", {"content": "hey"})
@@ -307,9 +359,9 @@ async def test_more_than_sixteen_handlers_in_flight_is_too_many_requests(flylive
     try:
         for ack_id in range(1, 18):
             await raw.emit("debug:sleep", {"ms": 800}, ack_id=ack_id)
-        assert await raw.wait_ack(17, timeout=2) == [{"success": False, "error": "Too many requests"}]
+        assert await raw.wait_ack(17, within=2) == [{"success": False, "error": "Too many requests"}]
         for ack_id in range(1, 17):
-            assert await raw.wait_ack(ack_id, timeout=5) == [{"success": True, "data": {"slept": 800}}]
+            assert await raw.wait_ack(ack_id, within=5) == [{"success": True, "data": {"slept": 800}}]
     finally:
         await raw.close()
 
@@ -325,12 +377,16 @@ async def test_emit_targets_in_one_process(flylive_server: LiveServer, sio_clien
     for client in (actor, member):
         assert await client.call("debug:join", {"roomId": "room-a"}) == {"success": True}
 
-    await actor.call("debug:emit", {"target": "room", "roomId": "room-a", "event": "t:all", "payload": {"n": 1}})
+    await actor.call(
+        "debug:emit", {"target": "room", "roomId": "room-a", "event": "t:all", "payload": {"n": 1}}
+    )
     assert await member.next_event("t:all") == [{"n": 1}]
     assert await actor.next_event("t:all") == [{"n": 1}]
 
-    await actor.call("debug:emit", {"target": "room_except_me", "roomId": "room-a", "event": "t:others",
-                                    "payload": {"n": 2}})
+    await actor.call(
+        "debug:emit",
+        {"target": "room_except_me", "roomId": "room-a", "event": "t:others", "payload": {"n": 2}},
+    )
     assert await member.next_event("t:others") == [{"n": 2}]
 
     await actor.call("debug:emit", {"target": "socket", "sid": member.sid, "event": "t:direct", "payload": 3})

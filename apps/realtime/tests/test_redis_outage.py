@@ -41,16 +41,20 @@ async def services_without_redis() -> AsyncIterator[RealtimeServices]:
 
 
 async def test_in_process_redis_failure_refuses_and_counts_redis_error(
-        services_without_redis: RealtimeServices) -> None:
+    services_without_redis: RealtimeServices,
+) -> None:
     before = METRICS.get_sample_value("flylive_auth_attempts_total", {"result": "redis_error"}) or 0.0
     token = make_token(secret=get_config().JWT_SECRET)
-    communicator = WebsocketCommunicator(SocketIOConsumer.as_asgi(), "/socket.io/?EIO=4&transport=websocket",
-                                         headers=[(b"origin", TEST_ORIGIN.encode())])
+    communicator = WebsocketCommunicator(
+        SocketIOConsumer.as_asgi(),
+        "/socket.io/?EIO=4&transport=websocket",
+        headers=[(b"origin", TEST_ORIGIN.encode())],
+    )
     connected, _ = await communicator.connect()
     assert connected
     opening = await communicator.receive_from()
     assert opening.startswith('0{"sid":')
-    await communicator.send_to(text_data='40{"token":"%s"}' % token)
+    await communicator.send_to(text_data=f'40{{"token":"{token}"}}')
     assert await communicator.receive_from(timeout=10) == '44{"message":"Invalid credentials"}'
     after = METRICS.get_sample_value("flylive_auth_attempts_total", {"result": "redis_error"}) or 0.0
     assert after == before + 1
@@ -63,8 +67,9 @@ def server_with_its_own_redis() -> Iterator[tuple[LiveServer, Any]]:
         yield server, redis
 
 
-async def test_live_server_refuses_when_redis_is_down(server_with_its_own_redis: tuple[LiveServer, Any],
-                                                      sio_client: Callable[[], SioClient]) -> None:
+async def test_live_server_refuses_when_redis_is_down(
+    server_with_its_own_redis: tuple[LiveServer, Any], sio_client: Callable[[], SioClient]
+) -> None:
     server, redis = server_with_its_own_redis
     client = sio_client()
     await client.connect(server)  # works while Redis is up

@@ -65,8 +65,11 @@ def test_zod_formatted_tree() -> None:
 
 
 def test_missing_fields_are_required() -> None:
-    assert errors_of({}) == {"_errors": [], "roomId": {"_errors": ["Required"]},
-                             "seatIndex": {"_errors": ["Required"]}}
+    assert errors_of({}) == {
+        "_errors": [],
+        "roomId": {"_errors": ["Required"]},
+        "seatIndex": {"_errors": ["Required"]},
+    }
 
 
 def test_root_type_error() -> None:
