@@ -22,6 +22,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from apps.realtime.connection import ASGIReceive, ASGISend  # noqa: E402
 from apps.realtime.routing import (  # noqa: E402
+    install_daphne_shutdown_hook,
     is_socketio_path,
     lifespan_application,
     polling_refused,
@@ -35,6 +36,8 @@ async def http_application(scope: dict[str, Any], receive: ASGIReceive, send: AS
     else:
         await django_application(scope, receive, send)
 
+
+install_daphne_shutdown_hook()
 
 application = ProtocolTypeRouter({
     "http": http_application,

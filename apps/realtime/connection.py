@@ -42,16 +42,34 @@ ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 MAX_PAYLOAD_BYTES = 1_000_000  # engine.io's maxHttpBufferSize, also enforced on websocket frames
 CONNECT_TIMEOUT_SECONDS = 45.0  # socket.io's connectTimeout: CONNECT must come within this
 DRAIN_TIMEOUT_SECONDS = 30.0  # running handlers get this long to finish after a disconnect
+SHUTDOWN_CLEANUP_SECONDS = 10.0  # at server shutdown, how long sockets' cleanups may delay it
 MAX_QUEUED_FRAMES = 10_000  # a client this far behind is dropped rather than buffered forever
 
 # Close codes.
 NORMAL_CLOSURE = 1000
+GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 
 # Tasks that outlive their consumer (disconnect cleanup), kept referenced until done.
 _detached: set[asyncio.Task[None]] = set()
+# Every websocket this process is serving, for closing them all at shutdown.
+_open_connections: set[SocketIOConnection] = set()
+
+
+async def close_all_sockets(grace_seconds: float) -> None:
+    """At shutdown: close every websocket of this process (as socket.io's `io.close()` does) and
+    wait, bounded, until each is gone and its disconnect cleanup (hooks, registry) is done."""
+    for connection in list(_open_connections):
+        connection.close(GOING_AWAY, "server shutting down")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_seconds
+    while (_open_connections or _detached) and loop.time() < deadline:
+        if _detached:
+            await asyncio.wait(set(_detached), timeout=max(0.0, deadline - loop.time()))
+        else:
+            await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,7 @@ class SocketIOConnection:
     async def run(self, receive: ASGIReceive) -> None:
         """Serve the accepted websocket until the client goes away."""
         loop = asyncio.get_running_loop()
+        _open_connections.add(self)
         self._tasks.append(asyncio.create_task(self._write_loop(), name="socket writer"))
         self.send_frame(codec.open_frame(
             self.engine_sid,
@@ -152,6 +171,7 @@ class SocketIOConnection:
         ))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="socket heartbeat"))
         connect_deadline = loop.call_later(self.connect_timeout, self._on_connect_timeout)
+        server_stopping = False
         try:
             while True:
                 message = await receive()
@@ -160,16 +180,23 @@ class SocketIOConnection:
                     self._on_frame(message.get("text"), message.get("bytes"))
                 elif kind == "websocket.disconnect":
                     break
+        except asyncio.CancelledError:
+            server_stopping = True  # daphne cancels its applications at shutdown, then waits for them
+            raise
         finally:
             connect_deadline.cancel()
+            _open_connections.discard(self)
             self._closing = True
             for task in self._tasks:
                 task.cancel()
             if self._channel_name is not None:
                 unregister_local_socket(self._channel_name)
+            # Detached: after a disconnect the server may cancel a consumer that lingers.
             cleanup = asyncio.create_task(self._cleanup(), name="socket cleanup")
             _detached.add(cleanup)
             cleanup.add_done_callback(_detached.discard)
+            if server_stopping:
+                await asyncio.wait({cleanup}, timeout=SHUTDOWN_CLEANUP_SECONDS)
 
     def _on_connect_timeout(self) -> None:
         if self.session is None:

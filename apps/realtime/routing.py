@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
-from apps.realtime.connection import ASGIReceive, ASGISend
+from apps.realtime.connection import (
+    SHUTDOWN_CLEANUP_SECONDS,
+    ASGIReceive,
+    ASGISend,
+    close_all_sockets,
+)
 from apps.realtime.consumer import SocketIOConsumer
 from apps.realtime.polling import polling_refused
 
@@ -28,14 +35,30 @@ async def websocket_application(scope: dict[str, Any], receive: ASGIReceive, sen
 
 
 async def lifespan_application(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
-    """Acknowledge uvicorn's lifespan messages (daphne sends none)."""
+    """uvicorn's lifespan (daphne sends none): at shutdown, let every socket's disconnect
+    cleanup finish (uvicorn has closed the websockets by then)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await close_all_sockets(SHUTDOWN_CLEANUP_SECONDS)
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
-__all__ = ["is_socketio_path", "lifespan_application", "polling_refused", "websocket_application"]
+def install_daphne_shutdown_hook() -> None:
+    """daphne has no lifespan: when it runs us (on Twisted's reactor), close our websockets before
+    it stops, so disconnect hooks (room leave, counts) run for every socket."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import defer, reactor
+
+    def before_shutdown() -> defer.Deferred[None]:
+        return defer.Deferred.fromFuture(asyncio.ensure_future(close_all_sockets(SHUTDOWN_CLEANUP_SECONDS)))
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)  # type: ignore[arg-type]
+
+
+__all__ = ["install_daphne_shutdown_hook", "is_socketio_path", "lifespan_application", "polling_refused",
+           "websocket_application"]
