@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from engineio import packet as eio
+from pydantic import BaseModel
 from socketio import packet as sio
 
 # Engine.IO packet types.
@@ -39,13 +40,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _default(value: Any) -> Any:
+    """What orjson cannot encode by itself: pydantic models (as their JSON dump)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 def dumps(value: Any) -> str:
     """Compact JSON like JSON.stringify; orjson first, the stdlib for what orjson refuses
     (integers beyond 64 bits, nesting deeper than 254, lone surrogates)."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=_default).decode()
     except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_default)
 
 
 def loads(text: str | bytes) -> Any:

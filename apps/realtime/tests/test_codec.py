@@ -44,6 +44,15 @@ def test_dumps_falls_back_for_what_orjson_refuses() -> None:
     assert codec.dumps("\ud800") == '"\\ud800"'
 
 
+def test_dumps_encodes_pydantic_models() -> None:
+    from apps.realtime.schema import Payload
+
+    class Seat(Payload):
+        seatIndex: int
+
+    assert codec.event_frame("seat:updated", Seat(seatIndex=2)) == '42["seat:updated",{"seatIndex":2}]'
+
+
 def test_loads_refuses_nan_like_json_parse() -> None:
     with pytest.raises(ValueError):
         codec.loads("NaN")
