@@ -35,3 +35,12 @@ def install_log_record_factory() -> None:
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+class CorrelationIdFilter(logging.Filter):
+    """Handler filter for LOGGING: records made before the factory was installed get "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = correlation_id_var.get() or "-"
+        return True

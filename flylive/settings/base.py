@@ -73,12 +73,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-_LEVELS = {"fatal": "CRITICAL", "error": "ERROR", "warn": "WARNING", "info": "INFO", "debug": "DEBUG", "trace": "DEBUG"}
+_LEVELS = {"fatal": "CRITICAL", "error": "ERROR", "warn": "WARNING", "info": "INFO",
+           "debug": "DEBUG", "trace": "DEBUG"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"correlation": {"()": "apps.realtime.correlation.CorrelationIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation"]}
+    },
     "root": {"handlers": ["console"], "level": _LEVELS[CONFIG.LOG_LEVEL]},
 }
 

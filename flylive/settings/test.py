@@ -10,6 +10,6 @@ os.environ.setdefault("LARAVEL_API_URL", "http://127.0.0.1:9")
 os.environ.setdefault("LARAVEL_INTERNAL_KEY", "test-internal-key-test-internal-key-0123")
 os.environ.setdefault("NODE_ENV", "test")
 
-from flylive.settings.base import *  # noqa: E402, F403
+from flylive.settings.base import *  # noqa: F403
 
 DEBUG = False
