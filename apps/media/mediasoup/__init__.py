@@ -5,7 +5,7 @@ Shaped like mediasoup's Node library: `create_worker()` → `worker.create_route
 object has an `observer`, emits events named for what happened, and closes as a cascade.
 """
 
-from .active_speaker_observer import ActiveSpeakerObserver
+from .active_speaker_observer import ActiveSpeakerObserver, DominantSpeaker
 from .audio_level_observer import AudioLevelObserver, AudioLevelObserverVolume
 from .consumer import Consumer, ConsumerLayers, ConsumerScore, ConsumerType
 from .errors import (
@@ -57,6 +57,7 @@ __all__ = [
     "ConsumerLayers",
     "ConsumerScore",
     "ConsumerType",
+    "DominantSpeaker",
     "DtlsFingerprint",
     "DtlsParameters",
     "DtlsRole",

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from FBS.Notification.Event import Event
 
 from .fbs_codec import text
 from .rtp_observer import RtpObserver
 
+if TYPE_CHECKING:
+    from .producer import Producer
+
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class DominantSpeaker:
+    """Payload of `dominantspeaker` (mediasoup's `{ producer }`)."""
+
+    producer: Producer
+
+
 class ActiveSpeakerObserver(RtpObserver):
-    """Adds event `dominantspeaker` (the Producer), also on the observer."""
+    """Adds event `dominantspeaker` (a DominantSpeaker), also on the observer."""
 
     type: ClassVar[Literal["activespeaker"]] = "activespeaker"
 
@@ -25,5 +36,6 @@ class ActiveSpeakerObserver(RtpObserver):
         producer = self._router._producers.get(text(body.producerId))
         if producer is None:
             return  # closed meanwhile
-        self.emit("dominantspeaker", producer)
-        self.observer.emit("dominantspeaker", producer)
+        speaker = DominantSpeaker(producer=producer)
+        self.emit("dominantspeaker", speaker)
+        self.observer.emit("dominantspeaker", speaker)

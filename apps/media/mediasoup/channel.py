@@ -127,6 +127,11 @@ class Channel:
     def pending_count(self) -> int:
         return len(self._pending)
 
+    @property
+    def handler_ids(self) -> frozenset[str]:
+        """Ids that notifications are routed to now (what is still registered; for leak checks)."""
+        return frozenset(self._handlers)
+
     # ---------------------------------------------------------------- handlers
 
     def add_handler(self, handler_id: str, handler: NotificationHandler) -> None:
@@ -135,6 +140,9 @@ class Channel:
 
     def remove_handler(self, handler_id: str) -> None:
         self._handlers.pop(handler_id, None)
+
+    def remove_all_handlers(self) -> None:
+        self._handlers.clear()
 
     # ---------------------------------------------------------------- sending
 

@@ -16,8 +16,9 @@ from FBS.Request.Method import Method
 from FBS.Transport.CloseConsumerRequest import CloseConsumerRequestT
 
 from .channel import Channel
-from .fbs_codec import flatten_rtp_stream_stats, int_list, plain
+from .fbs_codec import MEDIA_KIND_NAMES, flatten_rtp_stream_stats, int_list, plain
 from .remote_object import AppData, RemoteObject
+from .rtp_parameters_fbs import rtp_parameters_from_fbs
 from .rtp_types import MediaKind, RtpParameters
 
 if TYPE_CHECKING:
@@ -155,6 +156,10 @@ class Consumer(RemoteObject):
         response = await self._request(Method.CONSUMER_DUMP)
         data: dict[str, Any] = plain(response.data)
         base = data.pop("base", None) or {}
+        fbs_base = response.data.base
+        base["kind"] = MEDIA_KIND_NAMES.get(fbs_base.kind, fbs_base.kind)
+        base["type"] = self._type
+        base["rtpParameters"] = rtp_parameters_from_fbs(fbs_base.rtpParameters)
         return {**base, **data}
 
     async def get_stats(self) -> list[dict[str, Any]]:

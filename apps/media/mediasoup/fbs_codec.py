@@ -65,12 +65,21 @@ def string_list_map(entries: list[Any] | None) -> dict[str, list[str]]:
     return {text(e.key): text_list(e.values) for e in entries or []}
 
 
+MEDIA_KIND_NAMES: dict[int, str] = {0: "audio", 1: "video"}
+_STATS_TYPES: dict[int, str] = {2: "inbound-rtp", 3: "outbound-rtp"}  # FBS.RtpStream.StatsData
+
+
 def flatten_rtp_stream_stats(stat: dict[str, Any]) -> dict[str, Any]:
-    """RtpStream stats come nested (data -> base -> base): flatten them like mediasoup's Node library does."""
-    data = stat.get("data") or stat
+    """RtpStream stats come nested (data -> base -> data): flat, like mediasoup's Node library gives them."""
     flat: dict[str, Any] = {}
+    stats_type = _STATS_TYPES.get(stat.get("dataType", 0))
+    data = stat.get("data")
     while isinstance(data, dict):
         nested = data.get("base")
         flat.update({k: v for k, v in data.items() if k != "base"})
-        data = nested.get("data", nested) if isinstance(nested, dict) else None
+        data = nested.get("data") if isinstance(nested, dict) else None
+    if isinstance(flat.get("kind"), int):
+        flat["kind"] = MEDIA_KIND_NAMES.get(flat["kind"], flat["kind"])
+    if stats_type is not None:
+        flat["type"] = stats_type
     return flat

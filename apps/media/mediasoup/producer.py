@@ -14,8 +14,9 @@ from FBS.RtpParameters.Type import Type as FbsRtpType
 from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
 
 from .channel import Channel
-from .fbs_codec import flatten_rtp_stream_stats, plain, text
+from .fbs_codec import MEDIA_KIND_NAMES, flatten_rtp_stream_stats, plain, text
 from .remote_object import AppData, RemoteObject
+from .rtp_parameters_fbs import rtp_parameters_from_fbs
 from .rtp_types import MediaKind, RtpParameters
 
 if TYPE_CHECKING:
@@ -117,7 +118,11 @@ class Producer(RemoteObject):
         )
 
     async def dump(self) -> dict[str, Any]:
-        result: dict[str, Any] = plain(await self._request(Method.PRODUCER_DUMP))
+        response = await self._request(Method.PRODUCER_DUMP)
+        result: dict[str, Any] = plain(response)
+        result["kind"] = MEDIA_KIND_NAMES.get(response.kind, response.kind)
+        result["type"] = producer_type_from_fbs(response.type)
+        result["rtpParameters"] = rtp_parameters_from_fbs(response.rtpParameters)
         return result
 
     async def get_stats(self) -> list[dict[str, Any]]:

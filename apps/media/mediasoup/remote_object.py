@@ -70,6 +70,9 @@ class RemoteObject(EventEmitter):
             await self._torn_down_event.wait()
             return
         self._close_requested = True
+        # Notifications the close itself causes (e.g. CONSUMER_PRODUCER_CLOSE) must not pre-empt the
+        # cascade: like mediasoup's Node library, stop listening for this subtree before asking.
+        self._mute_subtree()
         try:
             await self._channel.request(method, body_type, body, handler_id)
         except InvalidStateError:
@@ -100,6 +103,15 @@ class RemoteObject(EventEmitter):
 
     def _close_children(self) -> None:
         """Subclasses tear their children down here (with the event naming this parent)."""
+
+    def _children(self) -> list[RemoteObject]:
+        """Direct children (for muting a subtree being closed)."""
+        return []
+
+    def _mute_subtree(self) -> None:
+        self._channel.remove_handler(self._id)
+        for child in self._children():
+            child._mute_subtree()
 
     async def wait_closed(self) -> None:
         """Return once the local side has been torn down."""

@@ -154,6 +154,9 @@ class Router(RemoteObject):
             Method.WORKER_CLOSE_ROUTER, RequestBody.Worker_CloseRouterRequest, body, ""
         )
 
+    def _children(self) -> list[RemoteObject]:
+        return [*self._transports.values(), *self._rtp_observers.values()]
+
     def _close_children(self) -> None:
         transports, self._transports = list(self._transports.values()), {}
         for transport in transports:

@@ -151,6 +151,9 @@ class Transport(RemoteObject):
             Method.ROUTER_CLOSE_TRANSPORT, RequestBody.Router_CloseTransportRequest, body, self._router.id
         )
 
+    def _children(self) -> list[RemoteObject]:
+        return [*self._producers.values(), *self._consumers.values()]
+
     def _close_children(self) -> None:
         producers, self._producers = list(self._producers.values()), {}
         for producer in producers:

@@ -37,6 +37,9 @@ class WebRtcServer(RemoteObject):
             Method.WORKER_WEBRTCSERVER_CLOSE, RequestBody.Worker_CloseWebRtcServerRequest, body, ""
         )
 
+    def _children(self) -> list[RemoteObject]:
+        return list(self._transports.values())
+
     def _close_children(self) -> None:
         transports, self._transports = list(self._transports.values()), {}
         for transport in transports:

@@ -298,6 +298,8 @@ class Worker(EventEmitter):
     async def _close(self) -> None:
         self._closed = True
         # A closed channel means the process is exiting anyway.
+        # What the worker reports while shutting down must not pre-empt the local cascade.
+        self._channel.remove_all_handlers()
         with contextlib.suppress(InvalidStateError):
             self._channel.notify(Event.WORKER_CLOSE)
         exited = self._process.wait()
