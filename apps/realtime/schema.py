@@ -4,8 +4,8 @@
         roomId: NonEmptyStr
         seatIndex: Annotated[JsInt, Field(ge=0, le=14)]
 
-- `JsInt`: a JSON integer; "5", 5.0 and true are refused.
-- `JsNumber`: any JSON number (int or float), never a boolean or a string.
+- `JsInt`: a JSON number with no fraction, as zod `.int()` (5.0 is 5); "5", 5.5 and true are refused.
+- `JsNumber`: any finite JSON number (int or float), never a boolean or a string.
 - `JsString`, `JsBool`: no coercion from other JSON types.
 - `Annotated[str, Utf16Len(min_length, max_length)]`: a string whose length is
   counted in UTF-16 code units, as JavaScript's `.length` (an emoji counts 2);
@@ -48,17 +48,20 @@ def _js_number(value: Any) -> int | float:
         raise PydanticCustomError(
             "number_type", "Expected number, received {received}", {"received": received_type(value)}
         )
+    # Python's json accepts NaN/Infinity; JavaScript's JSON.parse (the baseline) does not.
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise PydanticCustomError("number_type", "Expected number, received nan")
     return value
 
 
 def _js_int(value: Any) -> int:
-    if isinstance(value, float):
-        raise PydanticCustomError("int_type", "Expected integer, received float")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PydanticCustomError(
-            "int_type", "Expected number, received {received}", {"received": received_type(value)}
-        )
-    return value
+    number = _js_number(value)
+    if isinstance(number, float):
+        # In JavaScript 5.0 is the integer 5 (zod .int() accepts it); 5.5 is not.
+        if not number.is_integer():
+            raise PydanticCustomError("int_type", "Expected integer, received float")
+        return int(number)
+    return number
 
 
 JsNumber = Annotated[int | float, PlainValidator(_js_number)]

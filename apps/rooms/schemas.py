@@ -1,61 +1,33 @@
 """Payloads of the room events (contract 2.1, 2.2, 2.13) and the shapes they produce.
 
 Like the baseline's zod objects: unknown keys are dropped, wrong types reject the
-whole payload, room ids must be JSON strings and user ids JSON numbers.
+whole payload, room ids must be JSON strings and user ids JSON numbers. The
+field types are the dispatch layer's (apps/realtime/schema.py).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import Field
+
+from apps.realtime.schema import JsInt, JsNumber, JsString, NonEmptyStr, Payload
 
 MAX_SEAT_COUNT = 15
 
 
-def _js_number(value: Any) -> Any:
-    """A JSON number (booleans and numeric strings are not numbers in zod)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("Expected number")
-    return value
-
-
-def _js_int(value: Any) -> Any:
-    """zod `.int()`: any number with no fractional part (3.0 passes, as in JavaScript)."""
-    value = _js_number(value)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("Expected integer, received float")
-        return int(value)
-    return value
-
-
-def _finite(value: float) -> float:
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("Expected finite number")
-    return value
-
-
-JsNumber = Annotated[float | int, BeforeValidator(_js_number), AfterValidator(_finite)]
-JsInt = Annotated[int, BeforeValidator(_js_int)]
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class RoomJoin(_Payload):
-    roomId: StrictStr  # empty string allowed here, unlike every other event
+class RoomJoin(Payload):
+    roomId: JsString  # empty string allowed here, unlike every other event
     # Accepted for wire compatibility but never trusted: the owner comes from Laravel.
     ownerId: JsNumber | None = None
     seatCount: Annotated[JsInt, Field(ge=1, le=MAX_SEAT_COUNT)] = MAX_SEAT_COUNT
 
 
-class RoomLeave(_Payload):
-    roomId: Annotated[StrictStr, Field(min_length=1)]
+class RoomLeave(Payload):
+    roomId: NonEmptyStr
 
 
-class UserGetRoom(_Payload):
+class UserGetRoom(Payload):
     userId: JsNumber
 
 

@@ -81,7 +81,7 @@ def laravel_port() -> int:
 
 @pytest.fixture(scope="module")
 def live(redis_server: RedisServer, laravel_port: int) -> Iterator[LiveServer]:
-    env = server_env(redis_server, redis_db=E2E_DB, LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
+    env = server_env(redis_server, REDIS_DB=str(E2E_DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
                      LARAVEL_API_TIMEOUT_MS="2000")
     with run_server(env) as server:
         yield server
