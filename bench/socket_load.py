@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.processes import free_port, run_redis_server, wait_for_port  # noqa: E402
 
 SECRET = "bench-secret-bench-secret-bench-secret-01"
+ACK_TIMEOUT_S = 30.0
 
 
 def make_token(user_id: int) -> str:
@@ -96,13 +97,13 @@ class BenchSocket:
                     name, *args = orjson.loads(text[2:])
                     self.on_event(name, args[0] if args else None, now)
 
-    async def call(self, event: str, payload: Any, timeout: float = 30.0) -> Any:
+    async def call(self, event: str, payload: Any) -> Any:
         ack_id = self.next_id
         self.next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks[ack_id] = fut
         await self.ws.send(f"42{ack_id}" + orjson.dumps([event, payload]).decode())
-        return await asyncio.wait_for(fut, timeout)
+        return await asyncio.wait_for(fut, ACK_TIMEOUT_S)
 
     async def send(self, event: str, payload: Any) -> None:
         await self.ws.send("42" + orjson.dumps([event, payload]).decode())
@@ -183,10 +184,14 @@ async def broadcast_rounds(url: str, members: int, rounds: int, concurrency: int
     """Deliveries of room:userJoined to every member of a `members`-socket room."""
     delivered: list[float] = []
     sent_at: dict[int, float] = {}
+    round_done = asyncio.Event()
+    round_target = 0
 
     def on_event(name: str, payload: Any, now: float) -> None:
         if name == "room:userJoined" and payload["userId"] in sent_at:
             delivered.append(now - sent_at[payload["userId"]])
+            if len(delivered) >= round_target:
+                round_done.set()
 
     gate = asyncio.Semaphore(concurrency)
     room_members: list[BenchSocket] = []
@@ -206,12 +211,12 @@ async def broadcast_rounds(url: str, members: int, rounds: int, concurrency: int
             user = 900_000 + r
             sender = BenchSocket(url, make_token(user))
             await sender.connect()
-            before = len(delivered)
+            round_target = len(delivered) + members
+            round_done.clear()
             sent_at[user] = time.perf_counter()
             await sender.call("room:join", {"roomId": "bench-broadcast"})
-            deadline = time.perf_counter() + 30
-            while len(delivered) - before < members and time.perf_counter() < deadline:
-                await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(round_done.wait(), 30)
             await sender.send("room:leave", {"roomId": "bench-broadcast"})
             await sender.close()
     finally:
@@ -223,7 +228,7 @@ async def broadcast_rounds(url: str, members: int, rounds: int, concurrency: int
 
 
 async def run(args: argparse.Namespace) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with run_redis_server() as redis_srv, run_stack(args.server, redis_srv.port) as (url, web):
         proc = psutil.Process(web.pid)
@@ -241,7 +246,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"  connect+room:join ack latency: p50={pct(lat, 0.5) * 1000:.1f} ms "
               f"p99={pct(lat, 0.99) * 1000:.1f} ms (mean {statistics.mean(lat) * 1000:.1f} ms)")
         print(f"  joins per second: {args.sockets / elapsed:.0f} ({elapsed:.1f} s for {args.sockets})")
-        print(f"  web process memory per idle socket: {(rss_after - rss_before) / args.sockets / 1024:.1f} KiB "
+        per_socket_kib = (rss_after - rss_before) / args.sockets / 1024
+        print(f"  web process memory per idle socket: {per_socket_kib:.1f} KiB "
               f"(RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB)")
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
         await asyncio.sleep(2)
@@ -252,7 +258,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     parser.add_argument("--sockets", type=int, default=5000)
     parser.add_argument("--room-size", type=int, default=100)
