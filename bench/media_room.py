@@ -205,7 +205,7 @@ async def main() -> None:
 
     with run_redis_server() as redis:
         env = media_env(
-            server_env(redis, redis_db=3, LOG_LEVEL="warn"),
+            server_env(redis, LOG_LEVEL="warn"),
             MEDIASOUP_NUM_WORKERS=str(args.workers),
             MAX_LISTENERS_PER_DISTRIBUTION_ROUTER="700",
         )

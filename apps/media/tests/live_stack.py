@@ -50,7 +50,7 @@ def live_stack(redis: RedisServer, **settings: str) -> Iterator[LiveStack]:
     """runmedia + uvicorn against `redis` (DB MEDIA_E2E_DB, flushed first); `settings` are env overrides."""
     require_media_library()
     sync_redis.Redis(host=redis.host, port=redis.port, db=MEDIA_E2E_DB).flushdb()
-    env = media_env(server_env(redis, redis_db=MEDIA_E2E_DB, LOG_LEVEL="warn"), **settings)
+    env = media_env(server_env(redis, REDIS_DB=str(MEDIA_E2E_DB), LOG_LEVEL="warn"), **settings)
     with run_media_node(env) as media, run_server(env, server="uvicorn") as web:
         yield LiveStack(web, media, env, redis)
 

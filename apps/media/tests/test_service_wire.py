@@ -31,7 +31,7 @@ DTLS = {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": "AB
 
 @pytest.fixture(scope="module")
 def web(redis_server: RedisServer) -> Iterator[LiveServer]:
-    with run_server(server_env(redis_server, redis_db=DB, LOG_LEVEL="warn"), server="uvicorn") as live:
+    with run_server(server_env(redis_server, REDIS_DB=str(DB), LOG_LEVEL="warn"), server="uvicorn") as live:
         yield live
 
 

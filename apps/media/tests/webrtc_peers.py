@@ -20,6 +20,7 @@ import socketio
 from aiortc import MediaStreamTrack
 from av import AudioFrame
 from pymediasoup import AiortcHandler, Device
+from pymediasoup.rtp_parameters import RtpCapabilities
 
 from tests.support.server import make_token, user_claims
 
@@ -98,7 +99,7 @@ class RoomPeer:
         self.device = Device(
             handlerFactory=AiortcHandler.createFactory(tracks=[self.track] if self.track else [])
         )
-        await self.device.load(self.join_ack["rtpCapabilities"])
+        await self.device.load(RtpCapabilities(**self.join_ack["rtpCapabilities"]))
         return self.join_ack
 
     def _recorder(self, name: str) -> Any:
