@@ -136,14 +136,17 @@ def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Po
         "DATABASE_URL": f"sqlite:////tmp/flylive-bench-{port}.sqlite3",
     }
     py = str(ROOT / ".venv/bin/python")
-    media = subprocess.Popen([py, "manage.py", "runmedia"], cwd=ROOT, env=env)
+    log_path = Path(f"/tmp/flylive-bench-{server}-{port}.log")
+    log = log_path.open("wb")
+    print(f"  server logs: {log_path}")
+    media = subprocess.Popen([py, "manage.py", "runmedia"], cwd=ROOT, env=env, stdout=log, stderr=log)
     if server == "uvicorn":
         cmd = [str(ROOT / ".venv/bin/uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1",
                "--port", str(port), "--ws", "websockets", "--no-access-log", "--log-level", "warning"]
     else:
         cmd = [str(ROOT / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
                "flylive.asgi:application"]
-    web = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    web = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         wait_for_port(port, proc=web, timeout=60)
         time.sleep(2.0)  # let the media node register its heartbeat
@@ -156,6 +159,7 @@ def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Po
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        log.close()
 
 
 async def connect_and_join(url: str, n: int, room_size: int, concurrency: int,

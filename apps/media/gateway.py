@@ -175,11 +175,10 @@ def media_rpc_client() -> MediaRpcClient:
     client = _clients.get(loop)
     if client is None:
         from channels.layers import get_channel_layer
-        from redis.asyncio import from_url
 
-        from flylive.config import get_config
+        from apps.realtime.services import get_redis
 
-        registry = NodeRegistry(from_url(get_config().redis_url))
+        registry = NodeRegistry(get_redis())
         client = _clients[loop] = MediaRpcClient(get_channel_layer(), registry=registry)
     return client
 

@@ -14,7 +14,7 @@ import asyncio
 import weakref
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -22,18 +22,26 @@ from apps.realtime.ratelimit import FixedWindowRateLimiter
 from apps.realtime.socket_registry import SocketRegistry
 from flylive.config import AppConfig, get_config
 
+# Connections per process and loop. A burst of handshakes waits for a free one
+# (BlockingConnectionPool) instead of failing with MaxConnectionsError, which would
+# refuse sockets (the revocation check fails closed).
+REDIS_POOL_SIZE = 64
+REDIS_POOL_WAIT_SECONDS = 5
+
 
 def create_redis(config: AppConfig) -> Redis:
     """The contract's client settings: connect timeout 10 s, command timeout 5 s, 3 retries."""
-    client: Redis = Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         config.redis_url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=REDIS_POOL_WAIT_SECONDS,
         decode_responses=True,
         socket_connect_timeout=10,
         socket_timeout=5,
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), 3),
         health_check_interval=30,
     )
-    return client
+    return Redis(connection_pool=pool)
 
 
 @dataclass(frozen=True)

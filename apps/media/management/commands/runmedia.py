@@ -37,7 +37,8 @@ async def run_media_node(
     *, workers: int | None = None, node_id: str | None = None, bench: bool = False
 ) -> None:
     from channels.layers import get_channel_layer
-    from redis.asyncio import from_url
+
+    from apps.realtime.services import create_redis
 
     config = get_config()
     settings = MediaSettings.from_config(config)
@@ -45,7 +46,7 @@ async def run_media_node(
         settings = settings.with_changes(num_workers=workers)
     if bench:
         settings = settings.with_changes(bench_rpc=True)
-    redis = from_url(config.redis_url)
+    redis = create_redis(config)
     service = MediaService(settings, redis=redis, channel_layer=get_channel_layer(), node_id=node_id)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
