@@ -162,10 +162,10 @@ class Channel:
         request_id = self._next_id
         request = RequestT(id=request_id, method=method, handlerId=handler_id, bodyType=body_type, body=body)
         frame = self._frame(MessageBody.Request, request)
+        self._write(frame)  # raises before anything is registered if the pipe is gone
         future: asyncio.Future[Any] = self._loop.create_future()
         pending = _PendingRequest(method=method, future=future)
         self._pending[request_id] = pending
-        self._write(frame)
         delay = self.request_timeout if timeout_seconds is None else timeout_seconds
         pending.timer = self._loop.call_later(delay, self._expire, request_id, delay)
         try:

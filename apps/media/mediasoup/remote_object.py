@@ -51,6 +51,10 @@ class RemoteObject(EventEmitter):
         state = " closed" if self.closed else ""
         return f"<{type(self).__name__} {self._id}{state}>"
 
+    async def close(self) -> None:
+        """Close in the worker, then locally (each subclass sends its own close request)."""
+        raise NotImplementedError
+
     async def _request(
         self, method: int, body_type: int = 0, body: Packable | None = None, handler_id: str | None = None
     ) -> Any:
