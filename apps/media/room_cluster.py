@@ -1,7 +1,7 @@
 """One room's media on this node (contract 4.5, with the issue's fixes).
 
-- Source router: every producer transport and producer, plus the
-  ActiveSpeakerObserver (interval 200 ms).
+- Source router: every producer transport and producer, plus an audio level
+  observer (every 200 ms) whose loudest producer drives top-N forwarding (4.6).
 - Distribution slots for listeners: routers on OTHER workers than the source's
   (each producer piped in with its id kept, which mediasoup allows across
   workers), up to MAX_LISTENERS_PER_DISTRIBUTION_ROUTER consumer transports each.
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from apps.media.media_objects import (
-    ActiveSpeakerObserverLike,
     ConsumerLike,
     ProducerLike,
     RouterLike,
+    SpeakerObserverLike,
     WebRtcTransportLike,
 )
 from apps.media.media_settings import MediaSettings
@@ -42,7 +42,11 @@ from apps.realtime.emit import Room, Target
 logger = logging.getLogger(__name__)
 
 TRANSPORTS_PER_SOCKET = 2  # per room: leaving the room frees them
+# Who speaks: the loudest producer of each AudioLevelObserver report (every 200 ms, above -65 dBov).
+# The worker's ActiveSpeakerObserver names one dominant speaker at start and never switches
+# (see LIBRARY_REQUESTS.md), so it cannot drive forwarding.
 SPEAKER_OBSERVER_INTERVAL_MS = 200
+SPEAKER_THRESHOLD_DBOV = -65
 _FINGERPRINT_ALGORITHMS = {"sha-1", "sha-224", "sha-256", "sha-384", "sha-512"}
 _FINGERPRINT_VALUE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+$")
 
@@ -116,7 +120,7 @@ class RoomMediaCluster:
         hooks: RoomHooks,
         source_worker: PooledWorker,
         source_router: RouterLike,
-        observer: ActiveSpeakerObserverLike,
+        observer: SpeakerObserverLike,
     ) -> None:
         self.room_id = room_id
         self.pool = pool
@@ -134,7 +138,7 @@ class RoomMediaCluster:
         self._reserved: dict[str, int] = {}  # sid -> transports being created
         self._topology = asyncio.Lock()  # slots and piping change together
         self._tasks: set[asyncio.Task[Any]] = set()
-        observer.on("dominantspeaker", self._on_dominant_speaker)
+        observer.on("volumes", self._on_volumes)
 
     @classmethod
     async def create(
@@ -143,7 +147,9 @@ class RoomMediaCluster:
         worker = pool.least_loaded()
         router = await pool.create_router(worker)
         try:
-            observer = await router.create_active_speaker_observer(interval=SPEAKER_OBSERVER_INTERVAL_MS)
+            observer = await router.create_audio_level_observer(
+                max_entries=1, threshold=SPEAKER_THRESHOLD_DBOV, interval=SPEAKER_OBSERVER_INTERVAL_MS
+            )
         except BaseException:
             await router.close()
             raise
@@ -418,9 +424,15 @@ class RoomMediaCluster:
 
     # -- active speakers ------------------------------------------------------------------
 
-    def _on_dominant_speaker(self, event: Any, *_: Any) -> None:
-        producer = event.get("producer") if isinstance(event, dict) else getattr(event, "producer", event)
-        producer_id = getattr(producer, "id", None)
+    def _on_volumes(self, volumes: Any, *_: Any) -> None:
+        """The loudest producer of a report speaks now: it is (again) the dominant speaker."""
+        if not volumes:
+            return
+        loudest = volumes[0]
+        producer = loudest.get("producer") if isinstance(loudest, dict) else getattr(loudest, "producer", None)
+        self._on_dominant_speaker(getattr(producer, "id", None))
+
+    def _on_dominant_speaker(self, producer_id: str | None) -> None:
         entry = self.producers.get(str(producer_id))
         if entry is None or self.closed:
             return

@@ -154,7 +154,7 @@ class FakeRouter(Closeable):
         router.children.append(piped)
         return PipeResult(piped)
 
-    async def create_active_speaker_observer(self, **options: Any) -> FakeObserver:
+    async def create_audio_level_observer(self, **options: Any) -> FakeObserver:
         observer = FakeObserver(self)
         self.observers.append(observer)
         self.children.append(observer)
@@ -171,7 +171,8 @@ class FakeObserver(Closeable):
         self.producer_ids.append(producer_id)
 
     def dominant(self, producer_id: str) -> None:
-        self.emit("dominantspeaker", {"producer": self.router.producers[producer_id]})
+        """A `volumes` report naming `producer_id` the loudest."""
+        self.emit("volumes", [{"producer": self.router.producers[producer_id], "volume": -20}])
 
 
 @dataclass(eq=False)

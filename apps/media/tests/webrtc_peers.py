@@ -33,8 +33,9 @@ class ToneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, frequency: float = 440.0, *, loud: bool = True) -> None:
+    def __init__(self, frequency: float = 440.0, *, loud: bool = True, syllables: bool = False) -> None:
         super().__init__()
+        self.syllables = syllables
         self.frequency = frequency
         self.loud = loud
         self._sent = 0
@@ -48,7 +49,9 @@ class ToneTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         t = (np.arange(FRAME_SAMPLES) + self._sent) / SAMPLE_RATE
-        amplitude = 12000 if self.loud else 0
+        # Speech-like: syllables of 240 ms with 100 ms gaps (a steady tone reads as background noise).
+        in_syllable = (self._sent // FRAME_SAMPLES) % 17 < 12
+        amplitude = 12000 if self.loud and (in_syllable or not self.syllables) else 0
         samples = (amplitude * np.sin(2 * math.pi * self.frequency * t)).astype(np.int16)
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
