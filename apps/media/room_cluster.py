@@ -428,8 +428,8 @@ class RoomMediaCluster:
         """The loudest producer of a report speaks now: it is (again) the dominant speaker."""
         if not volumes:
             return
-        loudest = volumes[0]
-        producer = loudest.get("producer") if isinstance(loudest, dict) else getattr(loudest, "producer", None)
+        top = volumes[0]
+        producer = top.get("producer") if isinstance(top, dict) else getattr(top, "producer", None)
         self._on_dominant_speaker(getattr(producer, "id", None))
 
     def _on_dominant_speaker(self, producer_id: str | None) -> None:
