@@ -1,8 +1,24 @@
 """FlyLive's mediasoup control library: drives mediasoup-worker over its FlatBuffers channel.
 
-Shaped like mediasoup's Node library: `create_worker()` → `worker.create_router()` →
-`router.create_webrtc_transport()` → `transport.produce()` / `transport.consume()`; each
-object has an `observer`, emits events named for what happened, and closes as a cascade.
+Shaped like mediasoup's Node library: one module per object, each with an `observer`,
+events named for what happened, and a close that cascades once down the tree::
+
+    worker = await create_worker(log_level="warn", rtc_min_port=40000, rtc_max_port=49999)
+    worker.on("died", lambda error: ...)                  # WorkerDiedError (exit code / signal)
+    listen = {"protocol": "udp", "ip": "0.0.0.0", "announcedAddress": "203.0.113.7", "port": 40000}
+    server = await worker.create_webrtc_server(listen_infos=[listen])
+    router = await worker.create_router(media_codecs=[OPUS])
+    transport = await router.create_webrtc_transport(webrtc_server=server)
+    await transport.connect(dtls_parameters=client_dtls)  # from the client's `connect`
+    producer = await transport.produce(kind="audio", rtp_parameters=client_rtp_parameters)
+    consumer = await other.consume(producer_id=producer.id, rtp_capabilities=client_caps, paused=True)
+    await consumer.resume()
+    await worker.close()                                  # routers, transports, ... follow, each once
+
+Parameters are plain dicts with mediasoup's camelCase keys (TypedDicts in `rtp_types`,
+`listen_info`, `transport`, `webrtc_transport`); bad ones raise TypeError/ValueError/
+UnsupportedError before anything reaches the worker; what the worker refuses raises
+WorkerRequestError with its reason; using a closed object raises InvalidStateError.
 """
 
 from .active_speaker_observer import ActiveSpeakerObserver, DominantSpeaker

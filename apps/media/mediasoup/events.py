@@ -57,11 +57,21 @@ class EventEmitter:
         if not entries:
             return False
         # Copy: a listener may add or remove listeners while we iterate.
-        for listener, one_shot in list(entries):
+        for entry in list(entries):
+            listener, one_shot = entry
             if one_shot:
-                self.off(event, listener)
+                self._remove_entry(event, entry)
             self._call(event, listener, args)
         return True
+
+    def _remove_entry(self, event: str, entry: tuple[Listener, bool]) -> None:
+        entries = self._listeners.get(event, [])
+        for index, registered in enumerate(entries):
+            if registered is entry:
+                del entries[index]
+                break
+        if not entries:
+            self._listeners.pop(event, None)
 
     def _call(self, event: str, listener: Listener, args: tuple[Any, ...]) -> None:
         try:

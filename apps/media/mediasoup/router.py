@@ -389,8 +389,11 @@ class Router(RemoteObject):
                 self._pipe_pairs.pop(router.id, None)
                 router._pipe_pairs.pop(self.id, None)
                 for future in (pending, theirs):
-                    future.set_exception(error)
-                    future.exception()  # mark retrieved: other waiters re-raise it themselves
+                    if isinstance(error, Exception):
+                        future.set_exception(error)
+                        future.exception()  # mark retrieved: other waiters re-raise it themselves
+                    else:  # cancelled (or exiting): waiters are cancelled too
+                        future.cancel()
                 raise
             pending.set_result(pair)
             theirs.set_result((pair[1], pair[0]))

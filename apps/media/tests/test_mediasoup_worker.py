@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +15,12 @@ from apps.media.mediasoup import (
     NotFoundError,
     Router,
     Worker,
+    WorkerBinaryNotFoundError,
     WorkerDiedError,
     WorkerRequestError,
     WorkerSpawnError,
     create_worker,
+    resolve_worker_binary,
 )
 from apps.media.tests.conftest import free_udp_port
 from apps.media.tests.rtp_tools import OPUS_CODEC, loopback_udp, opus_producer_parameters, wait_for
@@ -74,6 +77,10 @@ async def test_webrtc_transport_on_a_webrtc_server(worker: Worker, router: Route
     server_dump = await server.dump()
     assert server_dump["webRtcTransportIds"] == [transport.id]
     assert server_dump["udpSockets"] == [{"ip": "127.0.0.1", "port": port}]
+
+    restarted = await transport.restart_ice()
+    assert restarted["usernameFragment"] != ice["usernameFragment"]
+    assert transport.ice_parameters == restarted
 
     await transport.set_max_incoming_bitrate(1_500_000)
     stats = await transport.get_stats()
@@ -211,3 +218,16 @@ async def test_sigkill_fails_pending_requests_and_closes_everything(mediasoup_wo
         await router.dump()
     await worker.close()  # a no-op on a dead worker
     assert len(died) == 1
+
+
+def test_worker_binary_comes_from_the_environment_or_the_build(
+    mediasoup_worker_bin: str, tmp_path: Path
+) -> None:
+    assert resolve_worker_binary({"MEDIASOUP_WORKER_BIN": mediasoup_worker_bin}) == Path(mediasoup_worker_bin)
+    assert resolve_worker_binary({}).is_file()  # FBS._build.WORKER_BIN, installed by bin/setup
+    with pytest.raises(WorkerBinaryNotFoundError, match="MEDIASOUP_WORKER_BIN=/nonexistent"):
+        resolve_worker_binary({"MEDIASOUP_WORKER_BIN": "/nonexistent"})
+    not_executable = tmp_path / "mediasoup-worker"
+    not_executable.write_text("")
+    with pytest.raises(WorkerBinaryNotFoundError, match="not an executable"):
+        resolve_worker_binary({"MEDIASOUP_WORKER_BIN": str(not_executable)})
