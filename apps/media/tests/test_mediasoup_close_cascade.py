@@ -223,3 +223,29 @@ async def test_concurrent_closes_fire_once(router: Router) -> None:
         {"@close": 1, "observer close": 1},
         {"routerclose": 1, "observer close": 1},
     )
+
+
+async def test_closing_each_child_leaves_the_router_empty(worker: Worker) -> None:
+    log = CloseLog()
+    server = await worker.create_webrtc_server(listen_infos=[loopback_udp(free_udp_port())])
+    room = await build_room(worker, log, "a", server)
+    children = [obj for name, obj in room.objects.items() if name not in ("router", "producer", "consumer")]
+
+    for child in children:
+        await child.close()
+
+    dump = await room.router.dump()
+    assert dump["transportIds"] == []
+    assert dump["rtpObserverIds"] == []
+    assert dump["mapProducerIdConsumerIds"] == {}
+    assert dump["mapConsumerIdProducerId"] == {}
+    assert dump["mapProducerIdObserverIds"] == {}
+    assert room.router.transports == []
+    assert room.router.producers == []
+    assert room.router.rtp_observers == []
+    assert worker.channel.handler_ids.isdisjoint(obj.id for obj in room.objects.values())
+    for name in ("webrtc_on_server", "webrtc_own", "send", "recv", "speaker", "levels"):
+        assert log.of(f"a.{name}") == {"@close": 1, "observer close": 1}, name
+    assert log.of("a.producer") == {"transportclose": 1, "observer close": 1}
+    # `send` closed before `recv`: the worker's CONSUMER_PRODUCER_CLOSE reached the consumer first.
+    assert log.of("a.consumer") == {"producerclose": 1, "observer close": 1}
