@@ -194,6 +194,11 @@ async def test_active_speaker_and_audio_levels_follow_the_loud_producer(router: 
     assert {v.producer.id for batch in volumes for v in batch} == {loud.id}
     assert all(-25 <= v.volume <= -5 for batch in volumes for v in batch)
 
+    # Nobody speaks any more: the audio level observer reports silence.
+    silence: list[bool] = []
+    levels.on("silence", lambda: silence.append(True))
+    assert await wait_for(lambda: bool(silence), 3)
+
     await speakers.remove_producer(producer_id=loud.id)
     assert (await router.dump())["mapProducerIdObserverIds"][loud.id] == [levels.id]
     await speakers.pause()

@@ -231,3 +231,45 @@ def test_worker_binary_comes_from_the_environment_or_the_build(
     not_executable.write_text("")
     with pytest.raises(WorkerBinaryNotFoundError, match="not an executable"):
         resolve_worker_binary({"MEDIASOUP_WORKER_BIN": str(not_executable)})
+
+
+async def test_worker_uses_the_given_dtls_certificate(mediasoup_worker_bin: str, tmp_path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flylive-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    expected = ":".join(f"{b:02X}" for b in certificate.fingerprint(hashes.SHA256()))
+
+    worker = await create_worker(
+        dtls_cert_file=str(cert_file), dtls_private_key_file=str(key_file), worker_bin=mediasoup_worker_bin
+    )
+    try:
+        router = await worker.create_router(media_codecs=[OPUS_CODEC])
+        transport = await router.create_webrtc_transport(listen_infos=[LOOPBACK_UDP])
+        fingerprints = {f["algorithm"]: f["value"] for f in transport.dtls_parameters["fingerprints"]}
+        assert fingerprints["sha-256"] == expected
+    finally:
+        await worker.close()
