@@ -191,7 +191,7 @@ class Worker(EventEmitter):
         self._close_task: asyncio.Task[None] | None = None
         self._running: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         channel.add_handler(str(process.pid), self._on_worker_notification)
-        self._watch_task = asyncio.get_running_loop().create_task(self._watch_process())
+        self._watch_task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- state
 
@@ -239,7 +239,11 @@ class Worker(EventEmitter):
         done, _ = await asyncio.wait(waiting, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)
         if self._running in done:
             logger.debug("worker pid=%s running", self.pid)
+            # Watched from now on: an exit before this point is a failed start, not a death.
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch_process())
             return
+        if exited in done:
+            await self._process.output_drained(0.5)  # what it printed on its way out explains why
         tail = "; ".join(self._process.stderr_tail)
         if exited in done:
             status = exited.result()

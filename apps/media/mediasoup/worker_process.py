@@ -108,6 +108,7 @@ class WorkerProcess:
     _open_streams: int = 0
     _stream_transports: list[asyncio.BaseTransport] = field(default_factory=list)
     _poll_task: asyncio.Task[None] | None = None
+    _drained: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_output_logging(self, stdout_fd: int, stderr_fd: int) -> None:
         loop = asyncio.get_running_loop()
@@ -120,6 +121,13 @@ class WorkerProcess:
 
     def _stream_closed(self) -> None:
         self._open_streams -= 1
+        if self._open_streams == 0:
+            self._drained.set()
+
+    async def output_drained(self, limit_seconds: float) -> None:
+        """Wait (a bounded time) until stdout and stderr reached EOF, i.e. everything was logged."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), limit_seconds)
 
     def wait(self) -> asyncio.Future[ExitStatus]:
         """A future resolved with the exit status once the process has ended (and is reaped)."""

@@ -153,6 +153,14 @@ async def test_bad_worker_settings_are_refused(mediasoup_worker_bin: str) -> Non
         await create_worker(worker_bin="/bin/false")
 
 
+async def test_a_worker_that_fails_to_start_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "mediasoup-worker"
+    broken.write_text("#!/bin/sh\necho 'cannot open the channel' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(WorkerSpawnError, match=r"exit code 3\).*cannot open the channel"):
+        await create_worker(worker_bin=str(broken))
+
+
 async def test_sigkill_fails_pending_requests_and_closes_everything(mediasoup_worker_bin: str) -> None:
     worker = await create_worker(log_level="warn", worker_bin=mediasoup_worker_bin)
     router = await worker.create_router(media_codecs=[OPUS_CODEC])
