@@ -70,9 +70,15 @@ class DistributionSlot:
     is_source: bool
     listeners: int = 0
     piped: dict[str, ProducerLike] = field(default_factory=dict)  # source producer id -> piped copy
+    # Producer ids are unique per worker: a second slot on one worker gets piped copies with new ids.
+    keep_ids: bool = True
 
     def holds(self, producer_id: str) -> bool:
         return self.is_source or producer_id in self.piped
+
+    def local_id(self, producer_id: str) -> str:
+        """The id of the source producer's copy on this slot's router."""
+        return producer_id if self.is_source else self.piped[producer_id].id
 
 
 @dataclass(eq=False)
@@ -305,7 +311,7 @@ class RoomMediaCluster:
     async def _pipe(self, producer_id: str, slot: DistributionSlot) -> None:
         try:
             result = await self.source_router.pipe_to_router(
-                producer_id=producer_id, router=slot.router, keep_id=True
+                producer_id=producer_id, router=slot.router, keep_id=slot.keep_ids
             )
         except Exception:
             # Contract 4.5: the producer then can't be consumed there (`Cannot consume`).
@@ -380,11 +386,13 @@ class RoomMediaCluster:
         slot = entry.slot
         if entry.direction != "consumer" or slot is None:
             raise ClientError("Transport not found")
-        if not slot.holds(producer_id) or not self._can_consume(slot.router, producer_id, rtp_capabilities):
+        if not slot.holds(producer_id) or not self._can_consume(
+            slot.router, slot.local_id(producer_id), rtp_capabilities
+        ):
             raise ClientError("Cannot consume")
         try:
             consumer = await entry.transport.consume(
-                producer_id=producer_id,
+                producer_id=slot.local_id(producer_id),
                 rtp_capabilities=rtp_capabilities,
                 paused=True,
                 app_data={"sourceProducerId": producer_id},
@@ -396,7 +404,7 @@ class RoomMediaCluster:
         consumer.observer.on("close", lambda *_: self._forget_consumer(consumer.id))
         return {
             "id": consumer.id,
-            "producerId": consumer.producer_id,
+            "producerId": producer_id,  # the id the client knows, whatever the copy's id
             "kind": consumer.kind,
             "rtpParameters": consumer.rtp_parameters,
         }
@@ -481,7 +489,7 @@ class RoomMediaCluster:
             for producer_id in list(self.producers):
                 if slot.holds(producer_id):
                     await transport.consume(
-                        producer_id=producer_id, rtp_capabilities=capabilities, paused=False
+                        producer_id=slot.local_id(producer_id), rtp_capabilities=capabilities, paused=False
                     )
                     made += 1
         return made
@@ -513,7 +521,8 @@ class RoomMediaCluster:
         if worker is None:
             return DistributionSlot(self.source_router, self.source_worker, is_source=True)
         router = await self.pool.create_router(worker)
-        slot = DistributionSlot(router, worker, is_source=False)
+        shares_worker = any(s.worker is worker for s in self.slots)
+        slot = DistributionSlot(router, worker, is_source=False, keep_ids=not shares_worker)
         for producer_id in list(self.producers):
             await self._pipe(producer_id, slot)
         logger.info("room %s: distribution router %s on worker %d", self.room_id, router.id, worker.slot)

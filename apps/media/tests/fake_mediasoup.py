@@ -146,6 +146,8 @@ class FakeRouter(Closeable):
     ) -> PipeResult:
         if keep_id and router.worker is self.worker:
             raise UnsupportedError("cannot use keep_id between routers in the same worker")
+        if keep_id and any(producer_id in r.producers for r in router.worker.routers):
+            raise UnsupportedError("Channel request handler with that id already exists")  # ids are per worker
         source = self.producers[producer_id]
         piped = FakeProducer(source.kind, {})
         piped.id = producer_id if keep_id else piped.id

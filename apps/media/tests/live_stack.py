@@ -58,7 +58,7 @@ def live_stack(redis: RedisServer, **settings: str) -> Iterator[LiveStack]:
 @contextlib.asynccontextmanager
 async def media_rpc(stack: LiveStack) -> AsyncIterator[MediaRpcClient]:
     """A gateway client on the stack's Redis, for looking inside the media node (room.stats)."""
-    url = stack.redis.url(db=MEDIA_E2E_DB)
+    url = stack.redis.url(db=int(stack.env["REDIS_DB"]))
     layer = RedisPubSubChannelLayer(hosts=[url], prefix="flylive")
     redis_client: Any = from_url(url)
     client = MediaRpcClient(layer, timeout=5.0, registry=NodeRegistry(redis_client))

@@ -197,6 +197,21 @@ async def test_listeners_spread_over_distribution_routers_on_other_workers(node:
     assert [s["listeners"] for s in cluster.stats()["slots"]] == [1, 2, 1]
 
 
+@pytest.mark.parametrize("workers", [2])
+async def test_a_second_router_on_the_same_worker_gets_mapped_producer_ids(node: Node) -> None:
+    await gateway.ensure_room_media("r10")
+    producer_id = await _speaker("r10", "speaker", 1)
+    for i in range(5):
+        transport = await _listener("r10", f"l{i}")
+        consumer = await gateway.consume("r10", f"l{i}", transport, producer_id, CAPS)
+        assert consumer["producerId"] == producer_id
+    slots = node.service.clusters["r10"].slots
+    assert [s.listeners for s in slots] == [2, 2, 1]
+    assert len({s.worker.pid for s in slots}) == 1
+    assert [s.keep_ids for s in slots] == [True, False, False]
+    assert slots[1].local_id(producer_id) != producer_id
+
+
 @pytest.mark.parametrize("workers", [1])
 async def test_one_worker_listeners_consume_from_the_source_router(node: Node) -> None:
     await gateway.ensure_room_media("r6")
