@@ -192,7 +192,8 @@ async def listener_steps(stack: LiveStack, steps: list[int], window: float) -> l
                 results.append(row)
                 print(
                     f"  {target:5d} listeners: loss {loss * 100:6.3f} %  "
-                    f"packets/s {received / window:9.0f} ({delivered * 100:5.1f} % of nominal)  media python {row['python_cpu']:5.1f} %  workers {row['workers_cpu']:5.1f} %",
+                    f"packets/s {received / window:9.0f} ({delivered * 100:5.1f} % of nominal)  "
+                    f"media python {row['python_cpu']:5.1f} %  workers {row['workers_cpu']:5.1f} %",
                     flush=True,
                 )
                 if loss >= 0.01 or delivered < 0.97:

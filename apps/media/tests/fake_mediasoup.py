@@ -147,7 +147,8 @@ class FakeRouter(Closeable):
         if keep_id and router.worker is self.worker:
             raise UnsupportedError("cannot use keep_id between routers in the same worker")
         if keep_id and any(producer_id in r.producers for r in router.worker.routers):
-            raise UnsupportedError("Channel request handler with that id already exists")  # ids are per worker
+            # Producer ids are unique per worker, as the real worker insists.
+            raise UnsupportedError("Channel request handler with that id already exists")
         source = self.producers[producer_id]
         piped = FakeProducer(source.kind, {})
         piped.id = producer_id if keep_id else piped.id
