@@ -7,13 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import redis as sync_redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.asyncio import from_url
 
 from apps.media.gateway import MediaRpcClient
-from apps.media.media_objects import load_create_worker
 from apps.media.node_registry import NodeRegistry
 from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run_media_node
 from tests.support.processes import RedisServer
@@ -37,18 +35,9 @@ class LiveStack:
         return f"--- media ---\n{self.media.log_tail()}\n--- web ---\n{self.web.log_tail()}"
 
 
-def require_media_library() -> None:
-    """Skip until the mediasoup library's worker entry point exists (it is written alongside)."""
-    try:
-        load_create_worker()
-    except (ImportError, AttributeError) as exc:
-        pytest.skip(f"the mediasoup library has no create_worker yet: {exc}")
-
-
 @contextlib.contextmanager
 def live_stack(redis: RedisServer, **settings: str) -> Iterator[LiveStack]:
     """runmedia + uvicorn against `redis` (DB MEDIA_E2E_DB, flushed first); `settings` are env overrides."""
-    require_media_library()
     sync_redis.Redis(host=redis.host, port=redis.port, db=MEDIA_E2E_DB).flushdb()
     env = media_env(server_env(redis, REDIS_DB=str(MEDIA_E2E_DB), LOG_LEVEL="warn"), **settings)
     with run_media_node(env) as media, run_server(env, server="uvicorn") as web:

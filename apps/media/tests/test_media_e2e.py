@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -179,10 +178,6 @@ async def test_media_acks_and_errors_follow_the_contract(stack: LiveStack, peers
     }
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not (JS_CLIENT / "node_modules").exists(),
-    reason="the Node client needs node and `npm ci` in tests/js_media",
-)
 async def test_js_mediasoup_client_listener_hears_a_python_speaker(
     stack: LiveStack, peers: list[RoomPeer]
 ) -> None:
