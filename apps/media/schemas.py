@@ -7,49 +7,16 @@ missing key rejects the whole payload, room ids are non-empty JSON strings.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, StrictBool, StrictStr
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+from apps.realtime.schema import JsInt, JsNumber, NonEmptyStr, Payload, Uuid
 
-
-def _js_int(value: Any) -> Any:
-    """zod `.int()`: a JSON number with no fraction (3.0 passes, as in JavaScript; booleans do not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("Expected number")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("Expected integer, received float")
-        return int(value)
-    return value
-
-
-def _js_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("Expected number")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("Expected finite number")
-    return value
-
-
-def _uuid(value: Any) -> Any:
-    if not isinstance(value, str) or not _UUID.match(value):
-        raise ValueError("Invalid uuid")
-    return value
-
-
-JsInt = Annotated[int, BeforeValidator(_js_int)]
-JsNumber = Annotated[float, BeforeValidator(_js_number)]
-Uuid = Annotated[str, BeforeValidator(_uuid)]
-RoomId = Annotated[StrictStr, Field(min_length=1)]
+RoomId = NonEmptyStr
 # A mediasoup `parameters` object: any JSON object (the library validates the values).
 JsonObject = dict[str, Any]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+_Model = Payload
 
 
 # --- 2.14 mediasoup sub-schemas ---------------------------------------------------------------

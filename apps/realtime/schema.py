@@ -7,6 +7,7 @@
 - `JsInt`: a JSON number with no fraction, as zod `.int()` (5.0 is 5); "5", 5.5 and true are refused.
 - `JsNumber`: any finite JSON number (int or float), never a boolean or a string.
 - `JsString`, `JsBool`: no coercion from other JSON types.
+- `Uuid`: a string in 8-4-4-4-12 hex form (any version, any case), as zod's `.uuid()`.
 - `Annotated[str, Utf16Len(min_length, max_length)]`: a string whose length is
   counted in UTF-16 code units, as JavaScript's `.length` (an emoji counts 2);
   `NonEmptyStr` is `Utf16Len(min_length=1)`.
@@ -15,6 +16,7 @@ Error messages are zod's, so the `errors` tree of an `error` event reads the sam
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -64,7 +66,22 @@ def _js_int(value: Any) -> int:
     return number
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def _uuid(value: Any) -> str:
+    """zod `.uuid()`: 8-4-4-4-12 hex, any version, any case."""
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "string_type", "Expected string, received {received}", {"received": received_type(value)}
+        )
+    if not _UUID.match(value):
+        raise PydanticCustomError("uuid", "Invalid uuid")
+    return value
+
+
 JsNumber = Annotated[int | float, PlainValidator(_js_number)]
+Uuid = Annotated[str, PlainValidator(_uuid)]
 JsInt = Annotated[int, PlainValidator(_js_int)]
 JsString = StrictStr
 JsBool = StrictBool
