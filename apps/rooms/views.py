@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.asyncio import Redis
 
@@ -23,6 +23,7 @@ from apps.integrations.laravel_client import iso_now
 from apps.media.node_registry import NodeInfo, NodeRegistry
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import room_service
+from flylive.http import json_response
 from flylive.metrics import (
     MEDIASOUP_ROUTERS_PER_WORKER,
     MEDIASOUP_WORKERS_ACTIVE,
@@ -105,7 +106,7 @@ def is_healthy(redis_up: bool, media: MediaPicture) -> bool:
     return media.active >= media.expected / 2
 
 
-async def health(request: HttpRequest) -> JsonResponse:
+async def health(request: HttpRequest) -> HttpResponse:
     redis = _repo().redis
     redis_up = await redis_is_up(redis)
     media = await media_picture(redis) if redis_up else MediaPicture(0, 0, [], 0)
@@ -116,7 +117,7 @@ async def health(request: HttpRequest) -> JsonResponse:
         "uptime": process_uptime(),
         "timestamp": iso_now(),
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    return json_response(body, status=200 if healthy else 503)
 
 
 def _system() -> dict[str, Any]:
@@ -134,10 +135,10 @@ def _system() -> dict[str, Any]:
     }
 
 
-async def metrics(request: HttpRequest) -> JsonResponse:
+async def metrics(request: HttpRequest) -> HttpResponse:
     repo = _repo()
     media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
-    return JsonResponse({
+    return json_response({
         "system": _system(),
         "application": {
             "rooms": rooms,

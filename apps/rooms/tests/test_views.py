@@ -68,6 +68,8 @@ async def test_health_is_ok_with_redis_and_live_workers(http: AsyncClient, redis
     assert body["workers"] == {"active": 2, "expected": 2}
     assert isinstance(body["uptime"], float)
     assert body["timestamp"].endswith("Z")
+    # Encoded like the Node server's JSON.stringify: compact, in the contract's key order.
+    assert response.content.startswith(b'{"status":"ok","workers":{"active":2,"expected":2},"uptime":')
 
 
 async def test_health_is_degraded_without_a_live_media_node(http: AsyncClient, redis: Redis) -> None:
