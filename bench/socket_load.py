@@ -121,7 +121,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def run_stack(server: str, redis_port: int) -> Iterator[
+        tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **os.environ,
@@ -131,7 +132,7 @@ def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Po
         "JWT_SECRET": SECRET,
         "LARAVEL_API_URL": "http://127.0.0.1:9", "LARAVEL_INTERNAL_KEY": "k" * 40,
         "LARAVEL_API_TIMEOUT_MS": "200",
-        "MEDIASOUP_NUM_WORKERS": "1", "MEDIASOUP_LISTEN_IP": "127.0.0.1",
+        "MEDIASOUP_NUM_WORKERS": "1", "MEDIASOUP_LISTEN_IP": "127.0.0.1", "MAX_ROOMS_PER_WORKER": "5000",
         "MEDIASOUP_RTC_MIN_PORT": str(free_port()), "MEDIASOUP_RTC_MAX_PORT": "65000",
         "DATABASE_URL": f"sqlite:////tmp/flylive-bench-{port}.sqlite3",
     }
@@ -150,7 +151,7 @@ def run_stack(server: str, redis_port: int) -> Iterator[tuple[str, subprocess.Po
     try:
         wait_for_port(port, proc=web, timeout=60)
         time.sleep(2.0)  # let the media node register its heartbeat
-        yield f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", web
+        yield f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", web, media
     finally:
         for proc in (web, media):
             proc.terminate()
@@ -234,22 +235,30 @@ async def broadcast_rounds(url: str, members: int, rounds: int, concurrency: int
 async def run(args: argparse.Namespace) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with run_redis_server() as redis_srv, run_stack(args.server, redis_srv.port) as (url, web):
+    with run_redis_server() as redis_srv, run_stack(args.server, redis_srv.port) as (url, web, media):
         proc = psutil.Process(web.pid)
+        media_proc = psutil.Process(media.pid)
+        redis_proc = psutil.Process(redis_srv.proc.pid)
         # Warm up: first join creates the room's router; imports get loaded.
         warm, _, _ = await connect_and_join(url, 20, 20, 20, 1_000_000, "bench-warm-")
         await asyncio.gather(*(s.close() for s in warm))
         await asyncio.sleep(1)
         rss_before = proc.memory_info().rss
+        cpu_before = [sum(p.cpu_times()[:2]) for p in (proc, media_proc, redis_proc)]
         sockets, lat, elapsed = await connect_and_join(
             url, args.sockets, args.room_size, args.concurrency, 1, "bench-room-")
+        cpu_ms = [(sum(p.cpu_times()[:2]) - before) * 1000 / args.sockets
+                  for p, before in zip((proc, media_proc, redis_proc), cpu_before, strict=True)]
         await asyncio.sleep(2)
         rss_after = proc.memory_info().rss
         print(f"server={args.server} sockets={args.sockets} room_size={args.room_size} "
               f"concurrency={args.concurrency}")
         print(f"  connect+room:join ack latency: p50={pct(lat, 0.5) * 1000:.1f} ms "
               f"p99={pct(lat, 0.99) * 1000:.1f} ms (mean {statistics.mean(lat) * 1000:.1f} ms)")
-        print(f"  joins per second: {args.sockets / elapsed:.0f} ({elapsed:.1f} s for {args.sockets})")
+        print(f"  joins per second: {args.sockets / elapsed:.0f} ({elapsed:.1f} s for {args.sockets}; "
+              f"bench client, server and Redis share this machine's cores)")
+        print(f"  server CPU per connect+join: web {cpu_ms[0]:.2f} ms, media {cpu_ms[1]:.2f} ms, "
+              f"redis {cpu_ms[2]:.2f} ms (includes fanning room:userJoined out to the room)")
         per_socket_kib = (rss_after - rss_before) / args.sockets / 1024
         print(f"  web process memory per idle socket: {per_socket_kib:.1f} KiB "
               f"(RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB)")

@@ -34,6 +34,7 @@ from apps.realtime.dispatch import SocketSession
 from apps.realtime.emit import Room, Target
 from apps.rooms.repository import RoomRepository
 from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
+from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
 from flylive.config import get_config
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class RoomService:
         self.activity_ttl_ms = activity_ttl_ms
         self.leave_hooks = ROOM_LEAVE_HOOKS if leave_hooks is None else leave_hooks
         self._background: set[asyncio.Task[None]] = set()
+        # Laravel status calls, coalesced per room (the creation call is awaited directly).
+        self.status = RoomStatusReporter(self._post_status)
 
     # -- room:join -------------------------------------------------------------------------
 
@@ -118,10 +121,10 @@ class RoomService:
             session.room_id = room_id
             if joined.created:
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
-                await self._report_status(room_id, is_live=True, participant_count=0)
+                await self._post_status(room_id, RoomStatus(is_live=True, participant_count=0))
             if joined.new_member:
                 count = joined.participant_count
-                self._spawn(self._report_status(room_id, is_live=True, participant_count=count))
+                self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
             snapshot = await self.repo.snapshot(room_id)
             if joined.new_member:
                 await self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
@@ -172,7 +175,7 @@ class RoomService:
             await self.emit(others, "seat:cleared", {"seatIndex": left.freed_seat})
         if left.state_existed:
             count = left.participant_count
-            self._spawn(self._report_status(room_id, is_live=count > 0, participant_count=count))
+            self.status.report(room_id, RoomStatus(is_live=count > 0, participant_count=count))
         if left.user_left_room:
             await self.emit(others, "room:userLeft", {"userId": session.user_id})
 
@@ -197,7 +200,7 @@ class RoomService:
         """Close a room (6.5) from any process: tell its sockets, Laravel and media, drop its state."""
         closed = {"roomId": room_id, "reason": reason, "timestamp": now_ms()}
         await self.emit(Room(room_id), "room:closed", closed)
-        self._spawn(self._report_status(room_id, is_live=False, participant_count=0, ended_at=iso_now()))
+        self.status.report(room_id, RoomStatus(is_live=False, participant_count=0, ended_at=iso_now()))
         force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": room_id, "reason": reason}
         await self.group_send(room_id, force_leave)
         users = await self.repo.close(room_id)
@@ -219,11 +222,11 @@ class RoomService:
 
     # -- Laravel, in the background --------------------------------------------------------
 
-    async def _report_status(self, room_id: str, *, is_live: bool, participant_count: int,
-                             ended_at: str | None = None) -> None:
+    async def _post_status(self, room_id: str, status: RoomStatus) -> None:
         try:
-            await self.laravel.post_room_status(room_id, is_live=is_live, participant_count=participant_count,
-                                                ended_at=ended_at)
+            await self.laravel.post_room_status(room_id, is_live=status.is_live,
+                                                participant_count=status.participant_count,
+                                                ended_at=status.ended_at)
         except Exception as exc:
             logger.warning("Laravel room status for %s failed: %s", room_id, exc)
 
@@ -234,7 +237,8 @@ class RoomService:
 
     async def drain(self) -> None:
         """Wait for the fire-and-forget calls started so far (tests, shutdown)."""
-        while self._background:
+        while self._background or self.status.pending:
+            await self.status.drain()
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
