@@ -143,7 +143,7 @@ def run_stack(server: str, redis_port: int) -> Iterator[
     media = subprocess.Popen([py, "manage.py", "runmedia"], cwd=ROOT, env=env, stdout=log, stderr=log)
     if server == "uvicorn":
         cmd = [str(ROOT / ".venv/bin/uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port), "--ws", "websockets", "--no-access-log", "--log-level", "warning"]
+               "--port", str(port), "--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning"]
     else:
         cmd = [str(ROOT / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
                "flylive.asgi:application"]
@@ -153,11 +153,10 @@ def run_stack(server: str, redis_port: int) -> Iterator[
         time.sleep(2.0)  # let the media node register its heartbeat
         yield f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", web, media
     finally:
-        for proc in (web, media):
+        for proc in (web, media):  # web first: its disconnect cleanup still talks to media
             proc.terminate()
-        for proc in (web, media):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()

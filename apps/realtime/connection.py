@@ -352,8 +352,8 @@ class SocketIOConnection:
         if self._connect_task is not None:
             await asyncio.wait({self._connect_task}, timeout=DRAIN_TIMEOUT_SECONDS)
             self._connect_task.cancel()
-        for task in self._tasks:
-            task.cancel()
+        # Cancelled once, by run(): cancelling again would interrupt the channel layer's own
+        # unsubscribe, which runs inside the reader's cancellation.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._channel_name is not None and not self._reader_started:
             await self._release_channel(self._channel_name)
