@@ -1,7 +1,7 @@
 """One room's media on this node (contract 4.5, with the issue's fixes).
 
-- Source router: every producer transport and producer, plus an audio level
-  observer (every 200 ms) whose loudest producer drives top-N forwarding (4.6).
+- Source router: every producer transport and producer, plus an active speaker
+  observer (every 200 ms) whose `dominantspeaker` events drive top-N forwarding (4.6).
 - Distribution slots for listeners: routers on OTHER workers than the source's
   (each producer piped in with its id kept, which mediasoup allows across
   workers), up to MAX_LISTENERS_PER_DISTRIBUTION_ROUTER consumer transports each.
@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from apps.media.media_objects import (
     ConsumerLike,
@@ -42,13 +42,17 @@ from apps.realtime.emit import Room, Target
 logger = logging.getLogger(__name__)
 
 TRANSPORTS_PER_SOCKET = 2  # per room: leaving the room frees them
-# Who speaks: the loudest producer of each AudioLevelObserver report (every 200 ms, above -65 dBov).
-# The worker's ActiveSpeakerObserver names one dominant speaker at start and never switches
-# (see LIBRARY_REQUESTS.md), so it cannot drive forwarding.
+# Who speaks: the worker's ActiveSpeakerObserver, re-evaluated every 200 ms (contract 4.6). It hears
+# speech relative to each producer's noise floor, so it needs real microphones (LIBRARY_REQUESTS.md 1).
 SPEAKER_OBSERVER_INTERVAL_MS = 200
-SPEAKER_THRESHOLD_DBOV = -65
 _FINGERPRINT_ALGORITHMS = {"sha-1", "sha-224", "sha-256", "sha-384", "sha-512"}
 _FINGERPRINT_VALUE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+$")
+
+
+class _SpeakerObservedRouter(RouterLike, Protocol):
+    """media_objects.RouterLike plus the observer contract 4.6 names (not in RouterLike yet)."""
+
+    async def create_active_speaker_observer(self, *, interval: int) -> SpeakerObserverLike: ...
 
 
 class RoomHooks(Protocol):
@@ -144,7 +148,7 @@ class RoomMediaCluster:
         self._reserved: dict[str, int] = {}  # sid -> transports being created
         self._topology = asyncio.Lock()  # slots and piping change together
         self._tasks: set[asyncio.Task[Any]] = set()
-        observer.on("volumes", self._on_volumes)
+        observer.on("dominantspeaker", self._on_dominant_speaker_event)
 
     @classmethod
     async def create(
@@ -153,9 +157,8 @@ class RoomMediaCluster:
         worker = pool.least_loaded()
         router = await pool.create_router(worker)
         try:
-            observer = await router.create_audio_level_observer(
-                max_entries=1, threshold=SPEAKER_THRESHOLD_DBOV, interval=SPEAKER_OBSERVER_INTERVAL_MS
-            )
+            observed = cast(_SpeakerObservedRouter, router)  # the library's and the fake's routers have it
+            observer = await observed.create_active_speaker_observer(interval=SPEAKER_OBSERVER_INTERVAL_MS)
         except BaseException:
             await router.close()
             raise
@@ -432,13 +435,9 @@ class RoomMediaCluster:
 
     # -- active speakers ------------------------------------------------------------------
 
-    def _on_volumes(self, volumes: Any, *_: Any) -> None:
-        """The loudest producer of a report speaks now: it is (again) the dominant speaker."""
-        if not volumes:
-            return
-        top = volumes[0]
-        producer = top.get("producer") if isinstance(top, dict) else getattr(top, "producer", None)
-        self._on_dominant_speaker(getattr(producer, "id", None))
+    def _on_dominant_speaker_event(self, speaker: Any, *_: Any) -> None:
+        """`dominantspeaker`: the observer's dominant producer changed (a DominantSpeaker, `.producer`)."""
+        self._on_dominant_speaker(getattr(getattr(speaker, "producer", None), "id", None))
 
     def _on_dominant_speaker(self, producer_id: str | None) -> None:
         entry = self.producers.get(str(producer_id))

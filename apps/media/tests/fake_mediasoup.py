@@ -157,11 +157,21 @@ class FakeRouter(Closeable):
         router.children.append(piped)
         return PipeResult(piped)
 
-    async def create_audio_level_observer(self, **options: Any) -> FakeObserver:
+    async def create_active_speaker_observer(self, **options: Any) -> FakeObserver:
         observer = FakeObserver(self)
         self.observers.append(observer)
         self.children.append(observer)
         return observer
+
+    async def create_audio_level_observer(self, **options: Any) -> FakeObserver:
+        return await self.create_active_speaker_observer()
+
+
+@dataclass(frozen=True)
+class FakeDominantSpeaker:
+    """The library's DominantSpeaker: the payload of `dominantspeaker`."""
+
+    producer: FakeProducer
 
 
 class FakeObserver(Closeable):
@@ -174,8 +184,8 @@ class FakeObserver(Closeable):
         self.producer_ids.append(producer_id)
 
     def dominant(self, producer_id: str) -> None:
-        """A `volumes` report naming `producer_id` the loudest."""
-        self.emit("volumes", [{"producer": self.router.producers[producer_id], "volume": -20}])
+        """A `dominantspeaker` event naming `producer_id`."""
+        self.emit("dominantspeaker", FakeDominantSpeaker(self.router.producers[producer_id]))
 
 
 @dataclass(eq=False)

@@ -1,8 +1,9 @@
 """Real clients for end-to-end media tests: python-socketio + pymediasoup + aiortc.
 
 A `RoomPeer` connects with a JWT, joins a room and can speak (an aiortc track
-playing a tone, switchable to silence) or listen (consume producers and decode
-their Opus into PCM, keeping per-producer frame counts and levels).
+playing a tone over a microphone's noise floor, switchable to the floor alone) or
+listen (consume producers and decode their Opus into PCM, keeping per-producer
+frame counts and levels).
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from tests.support.server import make_token, user_claims
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
+# A real microphone's noise floor (white noise, RMS -45 dBov), under the tone and in "silence".
+# The worker's dominant speaker detection ignores digital zeros and hears speech relative to this floor.
+NOISE_FLOOR_DBOV = -45.0
+NOISE_RMS = 32767 * 10 ** (NOISE_FLOOR_DBOV / 20)  # about 184, well below a listener's "loud" RMS of 500
 
 
 class ToneTrack(MediaStreamTrack):
-    """A live microphone stand-in: a sine at `frequency`, or silence while `loud` is False."""
+    """A microphone stand-in: a sine at `frequency` over a noise floor; the floor alone while not `loud`."""
 
     kind = "audio"
 
@@ -40,6 +45,7 @@ class ToneTrack(MediaStreamTrack):
         self.loud = loud
         self._sent = 0
         self._start: float | None = None
+        self._noise = np.random.default_rng(int(frequency))
 
     async def recv(self) -> AudioFrame:
         if self._start is None:
@@ -49,10 +55,12 @@ class ToneTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         t = (np.arange(FRAME_SAMPLES) + self._sent) / SAMPLE_RATE
-        # Speech-like: syllables of 240 ms with 100 ms gaps (a steady tone reads as background noise).
+        # With `syllables`: 240 ms of tone, then 100 ms of the floor alone, like speech.
         in_syllable = (self._sent // FRAME_SAMPLES) % 17 < 12
         amplitude = 12000 if self.loud and (in_syllable or not self.syllables) else 0
-        samples = (amplitude * np.sin(2 * math.pi * self.frequency * t)).astype(np.int16)
+        tone = amplitude * np.sin(2 * math.pi * self.frequency * t)
+        noise = self._noise.normal(0.0, NOISE_RMS, FRAME_SAMPLES)
+        samples = np.clip(tone + noise, -32768, 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._sent
