@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from apps.media.media_objects import (
     ConsumerLike,
@@ -47,12 +47,6 @@ TRANSPORTS_PER_SOCKET = 2  # per room: leaving the room frees them
 SPEAKER_OBSERVER_INTERVAL_MS = 200
 _FINGERPRINT_ALGORITHMS = {"sha-1", "sha-224", "sha-256", "sha-384", "sha-512"}
 _FINGERPRINT_VALUE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+$")
-
-
-class _SpeakerObservedRouter(RouterLike, Protocol):
-    """media_objects.RouterLike plus the observer contract 4.6 names (not in RouterLike yet)."""
-
-    async def create_active_speaker_observer(self, *, interval: int) -> SpeakerObserverLike: ...
 
 
 class RoomHooks(Protocol):
@@ -157,8 +151,7 @@ class RoomMediaCluster:
         worker = pool.least_loaded()
         router = await pool.create_router(worker)
         try:
-            observed = cast(_SpeakerObservedRouter, router)  # the library's and the fake's routers have it
-            observer = await observed.create_active_speaker_observer(interval=SPEAKER_OBSERVER_INTERVAL_MS)
+            observer = await router.create_active_speaker_observer(interval=SPEAKER_OBSERVER_INTERVAL_MS)
         except BaseException:
             await router.close()
             raise

@@ -7,7 +7,10 @@ A consumer flows iff its client asked for it (`consumer:resume`) and its source
 producer is forwarded. Until the first dominant-speaker event every producer is
 forwarded; from then on, the N most recently dominant ones (within 10 s) are.
 Unlike the baseline, the first transition pauses consumers of speakers outside
-the top N too, so listeners always get exactly the forwarded set.
+the top N too, so listeners always get exactly the forwarded set; and a speaker
+counts as active until the moment another one becomes dominant (the observer only
+reports changes, so the baseline forgot anyone who held the floor for over 10 s
+and paused them as soon as they were interrupted).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class ActiveSpeakerForwarding:
         self._recent: dict[str, _Speaker] = {}
         self._forwarded: frozenset[str] = frozenset()
         self._started = False  # a dominant-speaker event has happened
+        self._dominant: str | None = None  # the producer named by the latest event
         self._consumers: dict[str, _ConsumerState] = {}
 
     @property
@@ -76,13 +80,19 @@ class ActiveSpeakerForwarding:
         return False
 
     def on_dominant_speaker(self, producer_id: str, user_id: int | float, now: float) -> ForwardingChange:
+        previous = self._recent.get(self._dominant) if self._dominant is not None else None
+        if previous is not None:
+            previous.last_active_at = now  # it was speaking until this change
         self._recent[producer_id] = _Speaker(user_id, now)
+        self._dominant = producer_id
         self._started = True
         return self._recompute(now, dominant_user_id=user_id)
 
     def remove_producer(self, producer_id: str, now: float) -> ForwardingChange:
         """A producer closed: it leaves the set and a recently active one may take its place."""
         self._recent.pop(producer_id, None)
+        if producer_id == self._dominant:
+            self._dominant = None
         if producer_id not in self._forwarded:
             return ForwardingChange()
         dominant = max(self._recent.values(), key=lambda s: s.last_active_at, default=None)
@@ -91,7 +101,9 @@ class ActiveSpeakerForwarding:
     def _recompute(self, now: float, *, dominant_user_id: int | float | None) -> ForwardingChange:
         for pid in [p for p, s in self._recent.items() if now - s.last_active_at > self.stale_after]:
             del self._recent[pid]
-        ranked = sorted(self._recent.items(), key=lambda item: item[1].last_active_at, reverse=True)
+        # Most recent first; on a tie the current dominant speaker wins (it matters when N is 1).
+        ranked = sorted(self._recent.items(), reverse=True,
+                        key=lambda item: (item[1].last_active_at, item[0] == self._dominant))
         top = frozenset(pid for pid, _ in ranked[: self.max_forwarded])
         if top == self._forwarded:
             return ForwardingChange()

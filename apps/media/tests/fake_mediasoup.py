@@ -163,9 +163,6 @@ class FakeRouter(Closeable):
         self.children.append(observer)
         return observer
 
-    async def create_audio_level_observer(self, **options: Any) -> FakeObserver:
-        return await self.create_active_speaker_observer()
-
 
 @dataclass(frozen=True)
 class FakeDominantSpeaker:

@@ -80,8 +80,8 @@ def test_speakers_silent_for_ten_seconds_drop_out() -> None:
     for s in "ABCD":
         forwarding.request_resume(f"c{s}")
     forwarding.on_dominant_speaker("pA", 1, now=0.0)
-    forwarding.on_dominant_speaker("pB", 2, now=5.0)
-    change = forwarding.on_dominant_speaker("pC", 3, now=12.0)
+    forwarding.on_dominant_speaker("pB", 2, now=1.0)  # A spoke until 1.0
+    change = forwarding.on_dominant_speaker("pC", 3, now=12.0)  # A silent for 11 s
     assert forwarding.forwarded == {"pB", "pC"}
     assert "cA" in change.pause
 
@@ -94,3 +94,25 @@ def test_closed_producer_leaves_the_set() -> None:
     assert forwarding.forwarded == {"pA"}
     assert change.active == (1, [1])
     assert forwarding.remove_producer("pZ", now=2.0).active is None
+
+
+def test_a_speaker_holding_the_floor_past_the_window_stays_forwarded_when_interrupted() -> None:
+    forwarding = _room(n=2)
+    for s in "ABCD":
+        forwarding.request_resume(f"c{s}")
+    forwarding.on_dominant_speaker("pB", 2, now=0.0)
+    forwarding.on_dominant_speaker("pA", 1, now=1.0)
+    # A speaks for 30 s without interruption (the observer reports nothing), then C cuts in.
+    change = forwarding.on_dominant_speaker("pC", 3, now=31.0)
+    assert forwarding.forwarded == {"pA", "pC"}
+    assert "cA" not in change.pause
+    assert change.active is not None
+    assert sorted(change.active[1]) == [1, 3]
+
+
+def test_with_one_forwarded_the_new_dominant_speaker_wins_the_tie() -> None:
+    forwarding = _room(n=1)
+    forwarding.on_dominant_speaker("pA", 1, now=0.0)
+    change = forwarding.on_dominant_speaker("pB", 2, now=5.0)
+    assert forwarding.forwarded == {"pB"}
+    assert change.active == (2, [2])
