@@ -8,9 +8,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 
 def free_port() -> int:
@@ -66,3 +68,16 @@ def run_redis_server() -> Iterator[RedisServer]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@contextlib.asynccontextmanager
+async def clean_redis_db(
+    server: RedisServer, db: int, *, decode_responses: bool = False
+) -> AsyncIterator[Redis]:
+    """A client on an emptied DB of the test redis-server (each test suite uses its own DB)."""
+    client: Redis = Redis.from_url(server.url(db=db), decode_responses=decode_responses)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()

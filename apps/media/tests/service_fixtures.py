@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
-from redis.asyncio import Redis, from_url
+from redis.asyncio import Redis
 
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, clean_redis_db
 
 MEDIA_TEST_DB = 6
 
@@ -16,12 +16,8 @@ MEDIA_TEST_DB = 6
 @pytest.fixture
 async def media_redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     """A clean Redis DB for one test."""
-    client: Redis = from_url(redis_server.url(db=MEDIA_TEST_DB))
-    await client.flushdb()
-    try:
+    async with clean_redis_db(redis_server, MEDIA_TEST_DB) as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

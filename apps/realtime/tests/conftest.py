@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from apps.realtime.services import RealtimeServices
 from flylive.config import get_config
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import TEST_ORIGIN, LiveServer, make_token, user_claims
 
 UNIT_REDIS_DB = 7
@@ -23,12 +23,8 @@ UNIT_REDIS_DB = 7
 
 @pytest.fixture
 async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_server.url(db=UNIT_REDIS_DB), decode_responses=True)
-    await client.flushdb()
-    try:
+    async with clean_redis_db(redis_server, UNIT_REDIS_DB, decode_responses=True) as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

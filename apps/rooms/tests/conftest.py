@@ -5,20 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis, from_url
+from redis.asyncio import Redis
 
 from apps.rooms.repository import RoomRepository
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, clean_redis_db
 
 
 @pytest.fixture
 async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client: Redis = from_url(redis_server.url(db=5))
-    await client.flushdb()
-    try:
+    async with clean_redis_db(redis_server, 5) as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
