@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
-import math
-import time
 from typing import Any
 
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack
 from av import AudioFrame
 from pymediasoup import AiortcHandler, Device
 from pymediasoup.models.transport import DtlsParameters, IceCandidate, IceParameters
@@ -25,37 +21,10 @@ from pymediasoup.rtp_parameters import RtpCapabilities
 from apps.media.mediasoup import MediaKind, Router, WebRtcTransport, Worker
 from apps.media.tests.conftest import free_udp_port
 from apps.media.tests.rtp_tools import loopback_udp, wait_for
+from apps.media.tests.webrtc_peers import SAMPLE_RATE, ToneTrack
 
-SAMPLE_RATE = 48_000
-FRAME_SAMPLES = 960  # 20 ms
 TONE_HZ = 440.0
 LOOPBACK_UDP = loopback_udp()
-
-
-class ToneTrack(MediaStreamTrack):
-    """A microphone stand-in: a 440 Hz sine in 20 ms frames, paced in real time."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sent = 0
-        self._start: float | None = None
-
-    async def recv(self) -> AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._sent / SAMPLE_RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        t = (np.arange(FRAME_SAMPLES) + self._sent) / SAMPLE_RATE
-        samples = (12_000 * np.sin(2 * math.pi * TONE_HZ * t)).astype(np.int16)
-        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
-        self._sent += FRAME_SAMPLES
-        return frame
 
 
 def wire_transport(client_transport: Any, server_transport: WebRtcTransport) -> None:
@@ -101,7 +70,7 @@ async def test_tone_from_one_webrtc_peer_reaches_another(worker: Worker, router:
         transport.on("dtlsstatechange", states[f"{name} dtls"].append)
     send_side.on("iceselectedtuplechange", tuples.append)
 
-    track = ToneTrack()
+    track = ToneTrack(TONE_HZ)
     sender = Device(handlerFactory=AiortcHandler.createFactory(tracks=[track]))
     receiver = Device(handlerFactory=AiortcHandler.createFactory(tracks=[]))
     client_send = client_recv = None
