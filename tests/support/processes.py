@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,18 @@ def run_redis_server() -> Iterator[RedisServer]:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def process_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A server subprocess's environment: only what it needs from ours, then `env`."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PYTHONPATH": str(repo_root()),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
 
 
 def repo_root() -> Path:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import jwt
 
-from tests.support.processes import RedisServer, free_port, repo_root, wait_for_port
+from tests.support.processes import RedisServer, free_port, process_env, repo_root, wait_for_port
 
 TEST_JWT_SECRET = "live-test-jwt-secret-0123456789abcdef"
 TEST_INTERNAL_KEY = "live-test-internal-key-0123456789abcdef"
@@ -86,14 +86,7 @@ def _command(kind: ServerKind, port: int) -> list[str]:
 def run_server(env: Mapping[str, str], *, server: ServerKind = "daphne",
                startup_timeout: float = 30.0) -> Iterator[LiveServer]:
     port = free_port()
-    full_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PYTHONPATH": str(repo_root()),
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
+    full_env = process_env(env)
     log_fd, log_name = tempfile.mkstemp(prefix=f"flylive-{server}-{port}-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(log_fd, "wb") as log:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis as sync_redis
 
-from tests.support.processes import repo_root
+from tests.support.processes import process_env, repo_root
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,7 @@ def media_env(env: Mapping[str, str], **overrides: str) -> dict[str, str]:
 def run_media_node(env: Mapping[str, str], *, node_id: str | None = None, extra_args: tuple[str, ...] = (),
                    startup_timeout: float = 30.0) -> Iterator[MediaNodeProcess]:
     node_id = node_id or f"test-node-{os.getpid()}-{random.randrange(1 << 30):x}"
-    full_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PYTHONPATH": str(repo_root()),
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
+    full_env = process_env(env)
     log_fd, log_name = tempfile.mkstemp(prefix="flylive-media-", suffix=".log")
     with os.fdopen(log_fd, "wb") as log:
         proc = subprocess.Popen([str(repo_root() / ".venv" / "bin" / "python"), "manage.py", "runmedia",
