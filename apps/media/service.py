@@ -153,7 +153,10 @@ class MediaService:
             pid=os.getpid(),
             draining=self._draining,
             extra={
-                "workerPids": [w.pid for w in self.pool.workers if w.alive],
+                # Per-worker entries for /metrics and flylive_mediasoup_routers_per_worker.
+                "workers": [
+                    {"pid": w.pid, "routerCount": w.router_count} for w in self.pool.workers if w.alive
+                ],
                 "listeners": sum(c.listener_count for c in self.clusters.values()),
             },
         )
@@ -293,7 +296,8 @@ class MediaService:
             "rooms": info.rooms,
             "routers": info.routers,
             "workers": {"active": info.workers.active, "expected": info.workers.expected},
-            **info.extra,
+            "workerRouters": info.extra["workers"],
+            "listeners": info.extra["listeners"],
         }
 
     async def _room_stats(self, params: dict[str, Any]) -> dict[str, Any]:

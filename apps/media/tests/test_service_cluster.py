@@ -125,6 +125,16 @@ async def test_room_is_registered_and_producers_are_listed_in_redis(node: Node, 
     assert "r1" not in node.service.clusters
 
 
+async def test_the_heartbeat_lists_each_live_worker_with_its_router_count(node: Node) -> None:
+    await gateway.ensure_room_media("r9")
+    await _listener("r9", "l1")  # a distribution router on another worker
+    info = node.service.node_info()
+    per_worker = info.extra["workers"]
+    assert sorted(w["pid"] for w in per_worker) == sorted(w.pid for w in node.library.workers)
+    assert sum(w["routerCount"] for w in per_worker) == info.routers == 2
+    assert sorted(w["routerCount"] for w in per_worker) == [0, 1, 1]
+
+
 async def test_only_the_owner_touches_its_transports_producers_and_consumers(node: Node) -> None:
     await gateway.ensure_room_media("r2")
     producer_id = await _speaker("r2", "alice", 1)
