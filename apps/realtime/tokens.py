@@ -1,14 +1,11 @@
-"""FlyLive JWT verification (contract 1.3), with PyJWT's HMAC and base64url primitives.
+"""FlyLive JWT verification (contract 1.3), with PyJWT's header parser and HMAC primitives.
 
-Decision on the header: like the baseline, the header is never parsed and the
-signature is always checked as HMAC-SHA256 over `part0.part1` with JWT_SECRET.
-So the algorithm is pinned by us, not chosen by the token: a token whose header
-says `none`, `RS256` or `HS512` is accepted only if its third part is nevertheless
-a valid HS256 MAC made with our secret, which only a holder of the secret (i.e.
-Laravel) can produce; a forged `alg: none` token (empty or made-up signature)
-is rejected, and so is anything signed with another algorithm or key. We do not
-use `jwt.decode()` because it would also refuse genuine Laravel-made tokens
-whose header is unusual, which the clients of the baseline can present.
+The algorithm is pinned by us, not chosen by the token: the header must declare
+`"alg": "HS256"` (what Laravel mints), and the signature is checked as
+HMAC-SHA256 over `part0.part1` with JWT_SECRET. `alg: none`, any other algorithm
+and a header that is not a JSON object are refused. (The baseline never parsed
+the header and only checked the MAC; tightening it breaks no genuine token.) We
+do not use `jwt.decode()` because the contract's expiry rules differ from PyJWT's.
 
 Expiry follows the contract, not PyJWT: `exp < now` is expired (`exp == now`
 passes); without a numeric `exp`, a numeric `iat` older than JWT_MAX_AGE_SECONDS
@@ -24,6 +21,7 @@ import math
 import time
 from typing import Any
 
+import jwt
 from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_decode
 
@@ -58,6 +56,12 @@ def verify_token(token: str, secret: str, *, max_age_seconds: int, now: int | No
     if len(parts) != 3:
         raise InvalidToken("not three parts")
     header_b64, payload_b64, signature_b64 = parts
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.DecodeError as exc:
+        raise InvalidToken("bad header") from exc
+    if algorithm != "HS256":
+        raise InvalidToken("algorithm is not HS256")
     try:
         signing_input = f"{header_b64}.{payload_b64}".encode()  # Node's hmac.update(string): UTF-8
     except UnicodeEncodeError as exc:  # lone surrogates

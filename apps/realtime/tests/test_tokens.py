@@ -87,11 +87,20 @@ def test_other_algorithms_are_invalid() -> None:
         verify(f"{header}.{body}.{b64(b'x' * 256)}")  # an RS256-sized signature
 
 
-def test_header_is_never_parsed_only_the_hs256_mac_counts() -> None:
-    """Decision (tokens.py): a valid HS256 MAC by our secret is accepted whatever the header says."""
+@pytest.mark.parametrize("header", [{"alg": "none"}, {"alg": "hs256"}, {"typ": "JWT"}, {"alg": "RS256"}])
+def test_only_an_hs256_header_is_accepted_even_with_a_valid_mac(header: dict[str, object]) -> None:
+    """Decision (tokens.py): HS256 is pinned; our MAC under another declared algorithm is refused."""
     claims = user_claims(iat=NOW, exp=NOW + 60)
-    assert verify(hs256_token({"alg": "none"}, claims))
-    assert verify(hs256_token("not-even-json", claims))
+    assert verify(hs256_token({"alg": "HS256", "typ": "JWT"}, claims))
+    with pytest.raises(InvalidToken):
+        verify(hs256_token(header, claims))
+
+
+def test_a_header_that_is_not_a_json_object_is_invalid() -> None:
+    with pytest.raises(InvalidToken):
+        verify(hs256_token("not-even-json", user_claims(iat=NOW)))
+    with pytest.raises(InvalidToken):
+        verify(hs256_token(b64(b"[1,2]"), user_claims(iat=NOW)))
 
 
 @pytest.mark.parametrize("token", ["", "a.b", "a.b.c.d", "abc", "a.!!!.c"])
