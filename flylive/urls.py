@@ -6,19 +6,12 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from flylive.http import json_response
+from flylive.http import not_found
 
 APPS_WITH_URLS = ("apps.rooms", "apps.media", "apps.seats", "apps.chat", "apps.gifts", "apps.users",
                   "apps.integrations")
-
-
-def not_found(request: HttpRequest) -> HttpResponse:
-    """Fastify's default 404 body."""
-    message = f"Route {request.method}:{request.path} not found"
-    return json_response({"message": message, "error": "Not Found", "statusCode": 404}, status=404)
 
 
 urlpatterns: list[URLPattern | URLResolver] = [

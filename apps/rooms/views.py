@@ -23,7 +23,7 @@ from apps.integrations.laravel_client import iso_now
 from apps.media.node_registry import NodeInfo, NodeRegistry
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import room_service
-from flylive.http import json_response
+from flylive.http import get_only, json_response
 from flylive.metrics import (
     MEDIASOUP_ROUTERS_PER_WORKER,
     MEDIASOUP_WORKERS_ACTIVE,
@@ -106,6 +106,7 @@ def is_healthy(redis_up: bool, media: MediaPicture) -> bool:
     return media.active >= media.expected / 2
 
 
+@get_only
 async def health(request: HttpRequest) -> HttpResponse:
     redis = _repo().redis
     redis_up = await redis_is_up(redis)
@@ -135,6 +136,7 @@ def _system() -> dict[str, Any]:
     }
 
 
+@get_only
 async def metrics(request: HttpRequest) -> HttpResponse:
     repo = _repo()
     media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
@@ -151,6 +153,7 @@ async def metrics(request: HttpRequest) -> HttpResponse:
     })
 
 
+@get_only
 async def metrics_prometheus(request: HttpRequest) -> HttpResponse:
     repo = _repo()
     media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))

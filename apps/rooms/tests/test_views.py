@@ -142,3 +142,12 @@ async def test_prometheus_text_has_every_contract_metric(http: AsyncClient, redi
     assert "\nflylive_rooms_active 1.0\n" in text
     assert "\nflylive_mediasoup_workers_active 3.0\n" in text
     assert 'flylive_mediasoup_routers_per_worker{worker_pid="4242"} 3.0' in text
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/health"), ("PUT", "/metrics"),
+                                             ("DELETE", "/metrics/prometheus"), ("POST", "/no/such/route")])
+async def test_other_methods_and_routes_get_a_json_404(http: AsyncClient, method: str, path: str) -> None:
+    response = await http.generic(method, path)
+    assert response.status_code == 404
+    assert response.json() == {"message": f"Route {method}:{path} not found", "error": "Not Found",
+                               "statusCode": 404}
