@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -84,6 +84,14 @@ class AppConfig(BaseSettings):
     # tests shorten them to see a dead peer dropped.
     SOCKET_PING_INTERVAL_MS: int = Field(25000, gt=0)
     SOCKET_PING_TIMEOUT_MS: int = Field(20000, gt=0)
+    # Not in the Node contract: liveness of web processes (apps/realtime/web_instance.py). Each
+    # event loop serving sockets stamps `web:instances` every HEARTBEAT; one silent for DEAD_AFTER
+    # is dead, and every process looks for dead ones every SWEEP_INTERVAL and cleans up their
+    # sockets as a disconnect would. Worst case a dead process's sockets linger
+    # DEAD_AFTER + SWEEP_INTERVAL (40 s by default).
+    WEB_INSTANCE_HEARTBEAT_MS: int = Field(5000, gt=0)
+    WEB_INSTANCE_DEAD_AFTER_MS: int = Field(30000, gt=0)
+    WEB_INSTANCE_SWEEP_INTERVAL_MS: int = Field(10000, gt=0)
     # Registers the `debug:*` probe events (apps/realtime/probe_events.py). Tests only.
     FLYLIVE_TEST_EVENTS: bool = False
 
@@ -111,6 +119,13 @@ class AppConfig(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _dead_after_spans_heartbeats(self) -> AppConfig:
+        # Fewer than two missed heartbeats would let one slow Redis round trip kill a live process.
+        if self.WEB_INSTANCE_DEAD_AFTER_MS < 2 * self.WEB_INSTANCE_HEARTBEAT_MS:
+            raise ValueError("WEB_INSTANCE_DEAD_AFTER_MS must be at least twice WEB_INSTANCE_HEARTBEAT_MS")
+        return self
 
     @property
     def redis_url(self) -> str:

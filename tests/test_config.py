@@ -84,3 +84,16 @@ def test_a_server_process_refuses_to_start_without_required_settings() -> None:
     assert result.returncode != 0
     assert "Invalid configuration" in result.stderr
     assert "JWT_SECRET: is required" in result.stderr
+
+
+def test_web_instance_liveness_defaults_and_a_threshold_below_two_heartbeats_is_refused(
+    env: pytest.MonkeyPatch,
+) -> None:
+    config = load_config()
+    assert (config.WEB_INSTANCE_HEARTBEAT_MS, config.WEB_INSTANCE_DEAD_AFTER_MS,
+            config.WEB_INSTANCE_SWEEP_INTERVAL_MS) == (5000, 30000, 10000)
+    env.setenv("WEB_INSTANCE_HEARTBEAT_MS", "1000")
+    env.setenv("WEB_INSTANCE_DEAD_AFTER_MS", "1500")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert "DEAD_AFTER_MS must be at least twice WEB_INSTANCE_HEARTBEAT_MS" in str(caught.value.code)

@@ -12,5 +12,7 @@ For domain apps (rooms, seats, media, chat, gifts, integrations):
 
 Inside: `consumer` -> `connection` (Engine.IO/Socket.IO state, heartbeat, writer) ->
 `auth` (+ `tokens`, `claims`) -> `dispatcher` (validation, acks, rate limit via `ratelimit`,
-metrics, logs) ; `codec` frames ; `socket_registry` is `user:{id}:sockets`.
+metrics, logs) ; `codec` frames ; `socket_registry` is `user:{id}:sockets` and the per-instance
+socket records ; `socket_cleanup` is the one disconnect cleanup ; `web_instance` (heartbeat in
+`web:instances`) and `dead_instance_sweep` clean up after a web process that died.
 """

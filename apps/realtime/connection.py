@@ -23,7 +23,7 @@ from typing import Any
 from apps.realtime import codec
 from apps.realtime.auth import AUTHENTICATION_FAILED, Handshake, HandshakeRejected, authenticate
 from apps.realtime.correlation import correlation_id_var
-from apps.realtime.dispatch import CHANNEL_MESSAGE_HANDLERS, DISCONNECT_HOOKS, SocketSession
+from apps.realtime.dispatch import CHANNEL_MESSAGE_HANDLERS, SocketSession
 from apps.realtime.dispatcher import EventDispatcher
 from apps.realtime.emit import (
     EVERYONE_GROUP,
@@ -32,6 +32,8 @@ from apps.realtime.emit import (
     unregister_local_socket,
 )
 from apps.realtime.services import RealtimeServices
+from apps.realtime.socket_cleanup import run_disconnect_cleanup
+from apps.realtime.web_instance import web_instance
 from flylive.metrics import SOCKET_CONNECTIONS
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,14 @@ async def close_all_sockets(grace_seconds: float) -> None:
             await asyncio.wait(set(_detached), timeout=max(0.0, deadline - loop.time()))
         else:
             await asyncio.sleep(0.05)
+
+
+def close_sockets_of_instance(instance_id: str) -> None:
+    """The instance was swept as dead while alive: its sockets' state is gone from Redis, so
+    close them and let their clients reconnect (and join again) to a consistent state."""
+    for connection in list(_open_connections):
+        if connection.session is not None and connection.session.instance_id == instance_id:
+            connection.close(TRY_AGAIN_LATER, "server instance reset")
 
 
 @dataclass(frozen=True)
@@ -305,7 +315,7 @@ class SocketIOConnection:
             self._tasks.append(asyncio.create_task(self._channel_reader(sid), name="socket channel reader"))
             if self._closing:
                 return  # the cleanup waiting for us releases the channel
-            session = SocketSession(sid=sid, user=user)
+            session = SocketSession(sid=sid, user=user, instance_id=await self._instance_id())
             register_local_socket(sid, self)
             self.session = session
             SOCKET_CONNECTIONS.inc()
@@ -322,13 +332,22 @@ class SocketIOConnection:
             if self.session is None:
                 self._connect_task = None  # a client may try CONNECT again (socket.io-client does)
 
-    async def _register_user_socket(self, session: SocketSession) -> None:
-        if not session.user.get("id"):
-            return  # contract 1.6: only a truthy user id is registered
+    async def _instance_id(self) -> str | None:
+        """This loop's web instance, started by its first socket (None if Redis refused)."""
         try:
-            await self.services.sockets.add(session.user_id, session.sid)
+            instance = web_instance(self.services, on_declared_dead=close_sockets_of_instance)
+            return await instance.ensure_started()
+        except Exception as exc:  # like the registration: the socket still connects, unrecorded
+            logger.warning("could not start the web instance: %r", exc)
+            return None
+
+    async def _register_user_socket(self, session: SocketSession) -> None:
+        # Contract 1.6: only a truthy user id is registered under its user (the registry checks).
+        try:
+            await self.services.sockets.add(session.user, session.sid, instance_id=session.instance_id)
         except Exception as exc:  # the baseline's registration is fire-and-forget
-            logger.warning("could not register socket %s of user %s: %r", session.sid, session.user_id, exc)
+            logger.warning("could not register socket %s of user %s: %r",
+                           session.sid, session.user.get("id"), exc)
 
     async def _channel_reader(self, channel_name: str) -> None:
         self._reader_started = True
@@ -362,16 +381,7 @@ class SocketIOConnection:
         session = self.session
         if session is not None:
             unregister_local_socket(session.sid)
-            for hook in DISCONNECT_HOOKS:
-                try:
-                    await hook(session)
-                except Exception:
-                    logger.exception("disconnect hook %r failed for socket %s", hook, session.sid)
-            if session.user.get("id"):
-                try:
-                    await self.services.sockets.remove(session.user_id, session.sid)
-                except Exception as exc:
-                    logger.warning("could not unregister socket %s: %r", session.sid, exc)
+            await run_disconnect_cleanup(session, self.services.sockets, instance_id=session.instance_id)
             SOCKET_CONNECTIONS.dec()
         if self._channel_name is not None:
             for group in list(self._groups):

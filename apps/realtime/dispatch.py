@@ -149,6 +149,9 @@ class SocketSession:
     sid: str
     user: dict[str, Any]  # the 16 validated JWT claims (contract 1.4)
     room_id: str | None = None  # the room this socket has joined, if any
+    # The web instance (web_instance.py) whose records list this socket; None when no live
+    # connection of this process serves it (unit tests, a sweep cleaning up a dead instance).
+    instance_id: str | None = None
     # Per-socket state owned by domain apps, keyed by app ("media": {...}).
     extras: dict[str, Any] = field(default_factory=dict)
 

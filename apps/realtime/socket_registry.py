@@ -1,14 +1,26 @@
-"""The user <-> socket registry in Redis (contract 1.6, 6.4, 8.6): `user:{id}:sockets`.
+"""The socket registries in Redis.
 
-Written here on connect and disconnect; read by `emit(User(...))` and by anyone
-who needs a user's sockets (invites, Laravel events).
+- `user:{id}:sockets` (contract 1.6, 6.4, 8.6): the user's sockets, read by `emit(User(...))`
+  and by anyone who needs a user's sockets (invites, Laravel events).
+- `web:instance:{id}:sockets` / `:rooms` (instance_keys.py): the sockets each web instance
+  serves and their rooms, so a sweep can clean up after an instance that died.
+
+Written here on connect and disconnect (one transaction each) and on room join/leave.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from redis.asyncio import Redis
 
+from apps.realtime.instance_keys import instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 # SREM, then DEL the set if that emptied it, atomically.
 _REMOVE_SOCKET_LUA = """
@@ -20,21 +32,52 @@ return 1
 """
 
 
+def socket_record(user: Mapping[str, Any]) -> str:
+    """What an instance keeps about one socket: enough to rebuild its SocketSession."""
+    record = {"userId": user.get("id"), "user": dict(user)}
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
 class SocketRegistry:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         # register_script: EVALSHA, loading the script once if the server lacks it.
         self._remove_script = redis.register_script(_REMOVE_SOCKET_LUA)
+        self._set_room_script = redis.register_script((LUA_DIR / "instance_socket_room.lua").read_text())
 
-    async def add(self, user_id: int | float, sid: str) -> None:
-        key = user_sockets_key(user_id)
+    async def add(self, user: Mapping[str, Any], sid: str, *, instance_id: str | None = None) -> None:
+        """Register a connected socket under its user (only a truthy id, contract 1.6) and instance."""
+        user_id = user.get("id")
+        if not user_id and instance_id is None:
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(key, sid)
-            pipe.expire(key, USER_KEY_TTL_SECONDS)
+            if user_id:
+                key = user_sockets_key(user_id)
+                pipe.sadd(key, sid)
+                pipe.expire(key, USER_KEY_TTL_SECONDS)
+            if instance_id is not None:
+                pipe.hset(instance_sockets_key(instance_id), sid, socket_record(user))
             await pipe.execute()
 
-    async def remove(self, user_id: int | float, sid: str) -> None:
-        await self._remove_script(keys=[user_sockets_key(user_id)], args=[sid])
+    async def remove(self, user_id: Any, sid: str, *, instance_id: str | None = None) -> None:
+        """Unregister a socket that is gone (from its user's set and its instance's records)."""
+        if not user_id and instance_id is None:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if user_id:
+                await self._remove_script(keys=[user_sockets_key(user_id)], args=[sid], client=pipe)
+            if instance_id is not None:
+                pipe.hdel(instance_sockets_key(instance_id), sid)
+                pipe.hdel(instance_rooms_key(instance_id), sid)
+            await pipe.execute()
+
+    async def set_room(self, instance_id: str, sid: str, room_id: str | None) -> None:
+        """Record the room an instance's socket is in (None: in none)."""
+        if room_id is None:
+            await self._redis.hdel(instance_rooms_key(instance_id), sid)
+        else:
+            keys = [instance_sockets_key(instance_id), instance_rooms_key(instance_id)]
+            await self._set_room_script(keys=keys, args=[sid, room_id])
 
     async def sockets_of(self, user_id: int | float) -> set[str]:
         members = await self._redis.smembers(user_sockets_key(user_id))

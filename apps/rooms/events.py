@@ -1,5 +1,6 @@
 """Socket.IO handlers of the room events: room:join, room:leave, user:getRoom; disconnect
-cleanup; and `room.force_leave`, the channel-layer message close_room sends to a room's group."""
+cleanup; the socket's room recorded for the dead-instance sweep; and `room.force_leave`, the
+channel-layer message close_room sends to a room's group."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from apps.realtime.dispatch import (
     on_channel_message,
     on_disconnect,
 )
+from apps.realtime.web_instance import record_socket_room
 from apps.rooms.schemas import RoomJoin, RoomJoinAck, RoomLeave, UserGetRoom
-from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, room_service
+from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, on_room_join, on_room_leave, room_service
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ async def get_user_room(ctx: EventContext, p: UserGetRoom) -> dict[str, str | No
 @on_disconnect
 async def leave_room_on_disconnect(session: SocketSession) -> None:
     await room_service().socket_gone(session)
+
+
+@on_room_join
+async def record_room_of_socket(session: SocketSession, room_id: str) -> None:
+    """So a sweep after this process dies knows which room to take the socket out of."""
+    await record_socket_room(session, room_id)
+
+
+@on_room_leave
+async def forget_room_of_socket(session: SocketSession, room_id: str) -> None:
+    await record_socket_room(session, None)
 
 
 @on_channel_message(FORCE_LEAVE_MESSAGE_TYPE)

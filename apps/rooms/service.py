@@ -47,6 +47,18 @@ Emit = Callable[[Target, str, Any], Awaitable[None]]
 EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
 RoomLeaveHook = Callable[[SocketSession, str], Awaitable[None]]
+RoomJoinHook = Callable[[SocketSession, str], Awaitable[None]]
+
+# Called just before a socket joins a room (so whatever they record is never behind the
+# membership: a crash in between leaves at most a record of a room the socket is not in).
+# Errors are logged and the join goes on. The realtime layer records the socket's room
+# for the dead-instance sweep here.
+ROOM_JOIN_HOOKS: list[RoomJoinHook] = []
+
+
+def on_room_join(hook: RoomJoinHook) -> RoomJoinHook:
+    ROOM_JOIN_HOOKS.append(hook)
+    return hook
 
 # Called after a socket left a room, whatever the way out: room:leave, joining another
 # room, disconnect, the room closing (`forced_out`). Must be idempotent and must not
@@ -86,7 +98,8 @@ def _session_lock(session: SocketSession) -> asyncio.Lock:
 class RoomService:
     def __init__(self, repo: RoomRepository, *, laravel: LaravelClient, ensure_media: EnsureMedia,
                  emit: Emit, group_send: GroupSend, activity_ttl_ms: int,
-                 leave_hooks: list[RoomLeaveHook] | None = None) -> None:
+                 leave_hooks: list[RoomLeaveHook] | None = None,
+                 join_hooks: list[RoomJoinHook] | None = None) -> None:
         self.repo = repo
         self.laravel = laravel
         self.ensure_media = ensure_media
@@ -94,6 +107,7 @@ class RoomService:
         self.group_send = group_send
         self.activity_ttl_ms = activity_ttl_ms
         self.leave_hooks = ROOM_LEAVE_HOOKS if leave_hooks is None else leave_hooks
+        self.join_hooks = ROOM_JOIN_HOOKS if join_hooks is None else join_hooks
         self._background: set[asyncio.Task[None]] = set()
         # Laravel status calls, coalesced per room (the creation call is awaited directly).
         self.status = RoomStatusReporter(self._post_status)
@@ -110,6 +124,7 @@ class RoomService:
                 await self._leave_locked(session, session.room_id, socket=socket)
             # Subscribe before becoming visible, so no later joiner's broadcast is missed.
             await socket.join_room_group(room_id)
+            await self._run_join_hooks(session, room_id)
             try:
                 joined = await self.repo.join(room_id, session.sid, session.user_id,
                                               participant_entry(session.user), now_ms=now_ms(),
@@ -178,6 +193,14 @@ class RoomService:
             self.status.report(room_id, RoomStatus(is_live=count > 0, participant_count=count))
         if left.user_left_room:
             await self.emit(others, "room:userLeft", {"userId": session.user_id})
+
+    async def _run_join_hooks(self, session: SocketSession, room_id: str) -> None:
+        for hook in self.join_hooks:
+            try:
+                await hook(session, room_id)
+            except Exception:
+                logger.exception("room join hook %s failed for socket %s in room %s",
+                                 getattr(hook, "__qualname__", hook), session.sid, room_id)
 
     async def _run_leave_hooks(self, session: SocketSession, room_id: str) -> None:
         for hook in self.leave_hooks:

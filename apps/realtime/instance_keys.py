@@ -1,0 +1,21 @@
+"""Redis keys of web-process liveness (see web_instance.py and dead_instance_sweep.py)."""
+
+from __future__ import annotations
+
+# Hash instance id -> ms (Redis clock) of its last heartbeat.
+INSTANCES_KEY = "web:instances"
+
+
+def instance_sockets_key(instance_id: str) -> str:
+    """Hash sid -> JSON {"userId", "user"}: every socket the instance serves."""
+    return f"web:instance:{instance_id}:sockets"
+
+
+def instance_rooms_key(instance_id: str) -> str:
+    """Hash sid -> room id: the room each of the instance's sockets is (or is joining) in."""
+    return f"web:instance:{instance_id}:rooms"
+
+
+def instance_sweep_claim_key(instance_id: str) -> str:
+    """SET NX PX by the one process sweeping the (dead) instance."""
+    return f"web:instance:{instance_id}:sweeping"

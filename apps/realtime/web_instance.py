@@ -1,0 +1,134 @@
+"""This web process's liveness record: one instance per event loop that serves sockets.
+
+The first socket that connects on a loop starts its instance: an id, an entry in
+`web:instances` stamped every WEB_INSTANCE_HEARTBEAT_MS (Redis clock), and a sweep every
+WEB_INSTANCE_SWEEP_INTERVAL_MS that cleans up after instances silent for
+WEB_INSTANCE_DEAD_AFTER_MS (dead_instance_sweep.py). Sockets are recorded under their
+instance by the socket registry on connect and dropped on disconnect; the rooms app
+records their room (`record_socket_room`).
+
+If this instance finds its entry gone (it stalled past the threshold and was swept), its
+sockets were already cleaned up elsewhere: it takes a new id and `on_declared_dead` closes
+the sockets of the old one, so their clients reconnect to a consistent state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+from apps.realtime.dead_instance_sweep import DeadInstanceSweeper
+from apps.realtime.dispatch import SocketSession
+from apps.realtime.instance_keys import INSTANCES_KEY
+from apps.realtime.services import RealtimeServices, get_services
+
+logger = logging.getLogger(__name__)
+
+_HEARTBEAT_LUA = (Path(__file__).resolve().parent / "lua" / "instance_heartbeat.lua").read_text()
+
+DeclaredDead = Callable[[str], None]
+
+
+def new_instance_id() -> str:
+    """host:pid:random, so an operator can tell which process an id was."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class WebInstance:
+    def __init__(self, services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None) -> None:
+        config = services.config
+        self.services = services
+        self.id = new_instance_id()
+        self.heartbeat_seconds = config.WEB_INSTANCE_HEARTBEAT_MS / 1000
+        self.sweep_seconds = config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
+        self.on_declared_dead = on_declared_dead
+        self.sweeper = DeadInstanceSweeper(services.redis, services.sockets,
+                                           dead_after_ms=config.WEB_INSTANCE_DEAD_AFTER_MS, own_id=self.id)
+        self._heartbeat = services.redis.register_script(_HEARTBEAT_LUA)
+        self._start_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def started(self) -> bool:
+        return bool(self._tasks)
+
+    async def ensure_started(self) -> str:
+        """Create the entry (before any socket is recorded under it) and start the loops; the id."""
+        if not self._tasks:
+            async with self._start_lock:
+                if not self._tasks:
+                    await self._stamp(create=True)
+                    self._tasks = [
+                        asyncio.create_task(self._heartbeat_loop(), name="web instance heartbeat"),
+                        asyncio.create_task(self._sweep_loop(), name="web instance sweep"),
+                    ]
+                    logger.info("web instance %s started", self.id)
+        return self.id
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _stamp(self, *, create: bool) -> bool:
+        return bool(await self._heartbeat(keys=[INSTANCES_KEY], args=[self.id, "1" if create else "0"]))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                if not await self._stamp(create=False):
+                    self._declared_dead()
+                    await self._stamp(create=True)
+            except Exception as exc:  # Redis down: keep trying; the sweep threshold spans several beats
+                logger.warning("web instance %s heartbeat failed: %r", self.id, exc)
+
+    def _declared_dead(self) -> None:
+        old = self.id
+        self.id = self.sweeper.own_id = new_instance_id()
+        logger.error("web instance %s was declared dead and swept; continuing as %s", old, self.id)
+        if self.on_declared_dead is not None:
+            self.on_declared_dead(old)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            # Jittered, so processes started together do not all race for each claim.
+            await asyncio.sleep(self.sweep_seconds * random.uniform(0.8, 1.2))
+            try:
+                await self.sweeper.sweep_once()
+            except Exception as exc:
+                logger.warning("dead web instance sweep failed: %r", exc)
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WebInstance] = weakref.WeakKeyDictionary()
+
+
+def web_instance(services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None) -> WebInstance:
+    """The running loop's instance (made on first use; not started until `ensure_started`)."""
+    loop = asyncio.get_running_loop()
+    instance = _by_loop.get(loop)
+    if instance is None:
+        instance = _by_loop[loop] = WebInstance(services, on_declared_dead=on_declared_dead)
+    return instance
+
+
+def forget_web_instance() -> WebInstance | None:
+    """Drop the running loop's instance (tests; stop it first)."""
+    return _by_loop.pop(asyncio.get_running_loop(), None)
+
+
+async def record_socket_room(session: SocketSession, room_id: str | None) -> None:
+    """Record (None: clear) the room of a socket this process serves; others are ignored."""
+    if session.instance_id is not None:
+        await get_services().sockets.set_room(session.instance_id, session.sid, room_id)
