@@ -46,8 +46,9 @@ FORCE_LEAVE_MESSAGE_TYPE = "room.force_leave"
 Emit = Callable[[Target, str, Any], Awaitable[None]]
 EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
-RoomLeaveHook = Callable[[SocketSession, str], Awaitable[None]]
-RoomJoinHook = Callable[[SocketSession, str], Awaitable[None]]
+RoomHook = Callable[[SocketSession, str], Awaitable[None]]
+RoomLeaveHook = RoomHook
+RoomJoinHook = RoomHook
 
 # Called just before a socket joins a room (so whatever they record is never behind the
 # membership: a crash in between leaves at most a record of a room the socket is not in).
@@ -80,6 +81,16 @@ class RoomSocket(Protocol):
     async def join_room_group(self, room_id: str) -> None: ...
 
     async def leave_room_group(self, room_id: str) -> None: ...
+
+
+async def _run_hooks(kind: str, hooks: list[RoomHook], session: SocketSession, room_id: str) -> None:
+    """Each hook runs; one that fails is logged and does not stop the others."""
+    for hook in hooks:
+        try:
+            await hook(session, room_id)
+        except Exception:
+            logger.exception("room %s hook %s failed for socket %s in room %s",
+                             kind, getattr(hook, "__qualname__", hook), session.sid, room_id)
 
 
 def now_ms() -> int:
@@ -195,20 +206,10 @@ class RoomService:
             await self.emit(others, "room:userLeft", {"userId": session.user_id})
 
     async def _run_join_hooks(self, session: SocketSession, room_id: str) -> None:
-        for hook in self.join_hooks:
-            try:
-                await hook(session, room_id)
-            except Exception:
-                logger.exception("room join hook %s failed for socket %s in room %s",
-                                 getattr(hook, "__qualname__", hook), session.sid, room_id)
+        await _run_hooks("join", self.join_hooks, session, room_id)
 
     async def _run_leave_hooks(self, session: SocketSession, room_id: str) -> None:
-        for hook in self.leave_hooks:
-            try:
-                await hook(session, room_id)
-            except Exception:
-                logger.exception("room leave hook %s failed for socket %s in room %s",
-                                 getattr(hook, "__qualname__", hook), session.sid, room_id)
+        await _run_hooks("leave", self.leave_hooks, session, room_id)
 
     async def forced_out(self, session: SocketSession, room_id: str) -> None:
         """The room was closed under this socket (`room.force_leave`): forget it locally."""
