@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.asyncio import Redis
 
+from apps.media.media_settings import MediaSettings
 from tests.support.processes import RedisServer, clean_redis_db
 
 MEDIA_TEST_DB = 6
+
+
+def loopback_media_settings(workers: int, **changes: Any) -> MediaSettings:
+    """A media node on 127.0.0.1 with the contract's limits; `changes` override any field."""
+    fields: dict[str, Any] = {
+        "num_workers": workers,
+        "listen_ip": "127.0.0.1",
+        "announced_ip": None,
+        "rtc_min_port": 40000,
+        "rtc_max_port": 40100,
+        "worker_bin": None,
+        "max_rooms_per_worker": 100,
+        "max_listeners_per_distribution_router": 700,
+        "max_active_speakers_forwarded": 3,
+    }
+    return MediaSettings(**{**fields, **changes})
 
 
 @pytest.fixture

@@ -17,7 +17,11 @@ from apps.media.media_settings import MediaSettings
 from apps.media.node_registry import NodeRegistry
 from apps.media.service import MediaService
 from apps.media.tests.fake_mediasoup import FakeLibrary
-from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
+from apps.media.tests.service_fixtures import (  # noqa: F401
+    channel_layer,
+    loopback_media_settings,
+    media_redis,
+)
 from apps.realtime.dispatch import ClientError
 from apps.realtime.emit import Room, Target
 
@@ -40,20 +44,10 @@ class Node:
         return [(target, payload) for target, event, payload in self.sent if event == name]
 
 
-def _settings(workers: int, **changes: Any) -> MediaSettings:
-    return MediaSettings(
-        num_workers=workers,
-        listen_ip="127.0.0.1",
-        announced_ip=None,
-        rtc_min_port=40000,
-        rtc_max_port=40100,
-        worker_bin=None,
-        max_rooms_per_worker=100,
-        max_listeners_per_distribution_router=2,
-        max_active_speakers_forwarded=2,
-        respawn_initial_delay=0.05,
-        **changes,
-    )
+def _settings(workers: int) -> MediaSettings:
+    # Low limits so two listeners fill a distribution router and two speakers fill the top N.
+    return loopback_media_settings(workers, max_listeners_per_distribution_router=2,
+                                   max_active_speakers_forwarded=2, respawn_initial_delay=0.05)
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import socketio
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.asyncio import Redis, from_url
 
-from apps.media.media_settings import MediaSettings
 from apps.media.service import MediaService
 from apps.media.tests.fake_mediasoup import FakeLibrary
+from apps.media.tests.service_fixtures import loopback_media_settings
 from apps.realtime.codec import event_frame
 from apps.realtime.emit import Room, Target, frame_message, room_group
 from tests.support.processes import RedisServer
@@ -46,17 +46,7 @@ async def media_node(web: LiveServer, redis_server: RedisServer) -> AsyncIterato
         message = frame_message(event_frame(event, payload), target.exclude_sid)
         await layer.group_send(room_group(target.room_id), message)
 
-    settings = MediaSettings(
-        num_workers=2,
-        listen_ip="127.0.0.1",
-        announced_ip=None,
-        rtc_min_port=40000,
-        rtc_max_port=40100,
-        worker_bin=None,
-        max_rooms_per_worker=100,
-        max_listeners_per_distribution_router=700,
-        max_active_speakers_forwarded=3,
-    )
+    settings = loopback_media_settings(2)
     service = MediaService(
         settings,
         redis=redis,
