@@ -105,8 +105,7 @@ class MediaRpcClient:
         """The channel of the node hosting the room (placing it by load when `place`); None: no live node."""
         if self.registry is None:
             return MEDIA_RPC_CHANNEL
-        node_id = await self.registry.room_node(room_id)
-        nodes = await self.registry.live_nodes(int(time.time() * 1000))
+        node_id, nodes = await self.registry.room_node_and_live_nodes(room_id, int(time.time() * 1000))
         if node_id is not None and node_id in nodes:
             return nodes[node_id].channel or node_channel(node_id)
         if not place:

@@ -103,6 +103,16 @@ class NodeInfo:
         return self.routers / self.capacity if self.capacity else 1.0
 
 
+def _live(raw: dict[Any, Any], now_ms: int) -> dict[str, NodeInfo]:
+    """The registry hash's entries that parse and whose heartbeat is recent."""
+    nodes: dict[str, NodeInfo] = {}
+    for key, value in raw.items():
+        info = NodeInfo.from_json(value)
+        if info is not None and info.is_alive(now_ms):
+            nodes[_text(key)] = info
+    return nodes
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -122,17 +132,17 @@ class NodeRegistry:
         await self.redis.hdel(MEDIA_NODES_KEY, node_id)
 
     async def live_nodes(self, now_ms: int) -> dict[str, NodeInfo]:
-        raw: dict[Any, Any] = await self.redis.hgetall(MEDIA_NODES_KEY)
-        nodes: dict[str, NodeInfo] = {}
-        for key, value in raw.items():
-            info = NodeInfo.from_json(value)
-            if info is not None and info.is_alive(now_ms):
-                nodes[_text(key)] = info
-        return nodes
+        return _live(await self.redis.hgetall(MEDIA_NODES_KEY), now_ms)
 
-    async def room_node(self, room_id: str) -> str | None:
-        value = await self.redis.get(room_node_key(room_id))
-        return None if value is None else _text(value)
+    async def room_node_and_live_nodes(
+        self, room_id: str, now_ms: int
+    ) -> tuple[str | None, dict[str, NodeInfo]]:
+        """The room's recorded node and the live nodes, in one round trip (every media request needs both)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(room_node_key(room_id))
+        pipe.hgetall(MEDIA_NODES_KEY)
+        node_id, raw = await pipe.execute()
+        return (None if node_id is None else _text(node_id)), _live(raw, now_ms)
 
     async def place_room(self, room_id: str, candidate: str, *, replacing_dead: str | None) -> str:
         """Record `candidate` as the room's node unless another live choice is there; return the holder."""
