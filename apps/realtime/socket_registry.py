@@ -22,16 +22,6 @@ from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
-# SREM, then DEL the set if that emptied it, atomically.
-_REMOVE_SOCKET_LUA = """
-redis.call('SREM', KEYS[1], ARGV[1])
-if redis.call('SCARD', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[1])
-end
-return 1
-"""
-
-
 def socket_record(user: Mapping[str, Any]) -> str:
     """What an instance keeps about one socket: enough to rebuild its SocketSession."""
     record = {"userId": user.get("id"), "user": dict(user)}
@@ -42,7 +32,7 @@ class SocketRegistry:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         # register_script: EVALSHA, loading the script once if the server lacks it.
-        self._remove_script = redis.register_script(_REMOVE_SOCKET_LUA)
+        self._remove_script = redis.register_script((LUA_DIR / "user_socket_remove.lua").read_text())
         self._set_room_script = redis.register_script((LUA_DIR / "instance_socket_room.lua").read_text())
 
     async def add(self, user: Mapping[str, Any], sid: str, *, instance_id: str | None = None) -> None:
