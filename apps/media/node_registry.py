@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,23 +24,7 @@ ROOM_NODE_TTL_SECONDS = 86400
 NODE_CHANNEL_PREFIX = "media.rpc."
 _CHANNEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
-# Set KEYS[1] to ARGV[1] unless it holds a node other than ARGV[2] (a node known dead); return the holder.
-_PLACE_ROOM = """
-local current = redis.call('GET', KEYS[1])
-if (not current) or (ARGV[2] ~= '' and current == ARGV[2]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-  return ARGV[1]
-end
-return current
-"""
-
-# Delete KEYS[1] only while it still names ARGV[1]: a node forgets only its own rooms.
-_RELEASE_ROOM = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 def room_node_key(room_id: str) -> str:
@@ -122,8 +107,8 @@ class NodeRegistry:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._place = redis.register_script(_PLACE_ROOM)
-        self._release = redis.register_script(_RELEASE_ROOM)
+        self._place = redis.register_script((LUA_DIR / "room_node_place.lua").read_text())
+        self._release = redis.register_script((LUA_DIR / "room_node_release.lua").read_text())
 
     async def heartbeat(self, node_id: str, info: NodeInfo) -> None:
         await self.redis.hset(MEDIA_NODES_KEY, node_id, info.to_json())
