@@ -17,6 +17,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from flylive.redis_values import as_text
+
 MEDIA_NODES_KEY = "media:nodes"
 NODE_DEAD_AFTER_MS = 10_000
 HEARTBEAT_INTERVAL_SECONDS = 2.0
@@ -94,12 +96,8 @@ def _live(raw: dict[Any, Any], now_ms: int) -> dict[str, NodeInfo]:
     for key, value in raw.items():
         info = NodeInfo.from_json(value)
         if info is not None and info.is_alive(now_ms):
-            nodes[_text(key)] = info
+            nodes[as_text(key)] = info
     return nodes
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class NodeRegistry:
@@ -127,13 +125,13 @@ class NodeRegistry:
         pipe.get(room_node_key(room_id))
         pipe.hgetall(MEDIA_NODES_KEY)
         node_id, raw = await pipe.execute()
-        return (None if node_id is None else _text(node_id)), _live(raw, now_ms)
+        return (None if node_id is None else as_text(node_id)), _live(raw, now_ms)
 
     async def place_room(self, room_id: str, candidate: str, *, replacing_dead: str | None) -> str:
         """Record `candidate` as the room's node unless another live choice is there; return the holder."""
         holder = await self._place(keys=[room_node_key(room_id)],
                                    args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS])
-        return _text(holder)
+        return as_text(holder)
 
     async def release_room(self, room_id: str, node_id: str) -> None:
         await self._release(keys=[room_node_key(room_id)], args=[node_id])

@@ -29,14 +29,11 @@ from apps.realtime.instance_keys import (
 )
 from apps.realtime.socket_cleanup import run_disconnect_cleanup
 from apps.realtime.socket_registry import SocketRegistry
+from flylive.redis_values import as_text
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 32  # sockets cleaned concurrently; the claim is refreshed between batches
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def redis_now_ms(redis: Redis) -> int:
@@ -63,14 +60,14 @@ class DeadInstanceSweeper:
         now = await redis_now_ms(self.redis)
         dead = []
         for raw_id, raw_stamp in stamps.items():
-            instance_id = _text(raw_id)
+            instance_id = as_text(raw_id)
             if instance_id != self.own_id and self._is_stale(raw_stamp, now):
                 dead.append(instance_id)
         return dead
 
     def _is_stale(self, raw_stamp: Any, now_ms: int) -> bool:
         try:
-            stamp = int(_text(raw_stamp))
+            stamp = int(as_text(raw_stamp))
         except ValueError:
             return True  # unreadable: nobody alive writes that
         return now_ms - stamp > self.dead_after_ms
@@ -100,7 +97,7 @@ class DeadInstanceSweeper:
                 logger.warning("web instance %s came back: sweep stopped", instance_id)
                 return False
             cursor, page = await self.redis.hscan(sockets_key, cursor, count=self.batch_size)
-            records = [(_text(sid), _text(raw)) for sid, raw in cast(dict[Any, Any], page).items()]
+            records = [(as_text(sid), as_text(raw)) for sid, raw in cast(dict[Any, Any], page).items()]
             for start in range(0, len(records), self.batch_size):
                 batch = records[start:start + self.batch_size]
                 await self._clean_batch(instance_id, batch)
@@ -143,5 +140,5 @@ class DeadInstanceSweeper:
             await self.registry.remove(None, sid, instance_id=instance_id)
             return
         # Not served here: instance_id None keeps the rooms app from recording it anywhere.
-        session = SocketSession(sid=sid, user=user, room_id=None if room is None else _text(room))
+        session = SocketSession(sid=sid, user=user, room_id=None if room is None else as_text(room))
         await run_disconnect_cleanup(session, self.registry, instance_id=instance_id, hooks=self.hooks)

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from apps.realtime.instance_keys import instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
+from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -71,4 +72,4 @@ class SocketRegistry:
 
     async def sockets_of(self, user_id: int | float) -> set[str]:
         members = await self._redis.smembers(user_sockets_key(user_id))
-        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        return {as_text(m) for m in members}

@@ -24,6 +24,7 @@ from redis.commands.core import AsyncScript
 from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView, SeatView
 from apps.users.keys import USER_KEY_TTL_SECONDS, js_number, user_room_key
+from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 _STATE_CODEC = "_room_state_codec.lua"
@@ -69,10 +70,6 @@ def initial_state_json(room_id: str, now_ms: int) -> str:
         "createdAt": now_ms, "lastActivityAt": now_ms, "speakers": [],
     }
     return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _parse_user_id(raw: Any) -> int | float | None:
@@ -133,21 +130,21 @@ class RoomRepository:
         members: dict[str, ParticipantEntry] = {}
         for sid, raw in raw_members.items():
             try:
-                members[_text(sid)] = json.loads(raw)
+                members[as_text(sid)] = json.loads(raw)
             except ValueError:
                 continue
         producers: list[ProducerView] = []
         for producer_id, raw in raw_producers.items():
-            value: Any = _text(raw)
+            value: Any = as_text(raw)
             if value.startswith("{"):
                 value = json.loads(value)
             user_id = _parse_user_id(value)
             if user_id is not None:
-                producers.append({"producerId": _text(producer_id), "userId": user_id})
+                producers.append({"producerId": as_text(producer_id), "userId": user_id})
         return RoomSnapshot(members, producers, _occupied_seats(raw_seats), _locked(raw_locked))
 
     async def member_sids(self, room_id: str) -> list[str]:
-        return [_text(sid) for sid in await self.redis.hkeys(keys.members_key(room_id))]
+        return [as_text(sid) for sid in await self.redis.hkeys(keys.members_key(room_id))]
 
     async def is_member(self, room_id: str, sid: str) -> bool:
         return bool(await self.redis.hexists(keys.members_key(room_id), sid))
@@ -158,7 +155,7 @@ class RoomRepository:
 
     async def get_user_room(self, user_id: int | float) -> str | None:
         raw = await self.redis.get(user_room_key(user_id))
-        return None if raw is None else _text(raw)
+        return None if raw is None else as_text(raw)
 
     async def close(self, room_id: str) -> list[str]:
         """Delete the room's state, membership, seats, locks, activity and invites.
@@ -166,7 +163,7 @@ class RoomRepository:
         Returns the user ids (JS formatted) that were members; their `user:{id}:room`
         pointers are released when they still name this room.
         """
-        users = [_text(u) for u in await self._close(keys=[
+        users = [as_text(u) for u in await self._close(keys=[
             keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
             keys.seats_key(room_id), keys.locked_seats_key(room_id), keys.activity_key(room_id),
         ])]
@@ -182,7 +179,7 @@ class RoomRepository:
 
     async def active_room_ids(self) -> list[str]:
         """Rooms with a live state key on any process (SCAN, never KEYS)."""
-        return [keys.room_id_from_state_key(_text(key))
+        return [keys.room_id_from_state_key(as_text(key))
                 async for key in self.redis.scan_iter(match=keys.ROOM_STATE_PATTERN, count=100)]
 
 
@@ -190,7 +187,7 @@ def _occupied_seats(raw_seats: dict[Any, Any]) -> list[SeatView]:
     seats: list[SeatView] = []
     for field, raw in raw_seats.items():
         try:
-            index = int(_text(field))
+            index = int(as_text(field))
             value = json.loads(raw)
         except ValueError:
             continue
@@ -206,7 +203,7 @@ def _locked(raw_locked: set[Any]) -> list[int]:
     locked: list[int] = []
     for raw in raw_locked:
         try:
-            locked.append(int(_text(raw)))
+            locked.append(int(as_text(raw)))
         except ValueError:
             continue
     return sorted(locked)
