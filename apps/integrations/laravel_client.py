@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from apps.users.keys import js_number
 from flylive.config import AppConfig, get_config
+from flylive.js_number import js_number
 from flylive.metrics import LARAVEL_API_CALLS, LARAVEL_API_LATENCY
 
 INTERNAL_PREFIX = "/api/v1/internal"

@@ -23,8 +23,8 @@ from apps.media.schemas import (
     TransportCreate,
     wire,
 )
-from apps.realtime.dispatch import EventContext, SocketSession, event, on_disconnect
 from apps.realtime.emit import Room
+from apps.realtime.event_registry import EventContext, SocketSession, event, on_disconnect
 from apps.rooms.service import on_room_leave
 
 logger = logging.getLogger(__name__)

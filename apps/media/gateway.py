@@ -39,7 +39,7 @@ import weakref
 from typing import Any
 
 from apps.media.node_registry import NodeRegistry, least_loaded, node_channel
-from apps.realtime.dispatch import ClientError
+from apps.realtime.event_registry import ClientError
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def media_rpc_client() -> MediaRpcClient:
     if client is None:
         from channels.layers import get_channel_layer
 
-        from apps.realtime.services import get_redis
+        from apps.realtime.loop_services import get_redis
 
         registry = NodeRegistry(get_redis())
         client = _clients[loop] = MediaRpcClient(get_channel_layer(), registry=registry)

@@ -36,8 +36,8 @@ from apps.media.mediasoup.errors import InvalidStateError, MediasoupError, Unsup
 from apps.media.schemas import NewProducerEvent, ProducerClosedEvent, SpeakerActiveEvent, wire
 from apps.media.speaker_forwarding import ActiveSpeakerForwarding, ForwardingChange
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
-from apps.realtime.dispatch import ClientError
 from apps.realtime.emit import Room, Target
+from apps.realtime.event_registry import ClientError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from apps.realtime.dispatch import ClientError
+from apps.realtime.event_registry import ClientError
 
 logger = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from apps.media.room_cluster import RoomMediaCluster
 from apps.media.rpc_server import MediaRpcServer
 from apps.media.schemas import RoomClosedEvent, wire
 from apps.media.worker_pool import PooledWorker, WorkerPool
-from apps.realtime.dispatch import ClientError
 from apps.realtime.emit import Room, Target
-from apps.users.keys import js_number
+from apps.realtime.event_registry import ClientError
+from flylive.js_number import js_number
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr
 
 from apps.realtime.schema import JsNumber
-from apps.users.keys import js_number
+from flylive.js_number import js_number
 
 
 def js_string(value: Any) -> str:

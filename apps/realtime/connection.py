@@ -4,7 +4,7 @@ Lifecycle: accept -> OPEN packet -> CONNECT (auth; `40{"sid"}` or `44{"message"}
 -> events and broadcasts -> disconnect cleanup. Three kinds of work run side by side
 so none can stall another: the receive loop (frames from the client, decoded and
 handed on at once), the channel reader (frames broadcast to this socket), and the
-handler tasks (see dispatcher.py). Everything sent to the client goes through
+handler tasks (see event_runner.py). Everything sent to the client goes through
 one queue drained by one writer task, so frames leave in the order they were
 queued, and a slow client never blocks the loops that queue them.
 """
@@ -23,15 +23,15 @@ from typing import Any
 from apps.realtime import codec
 from apps.realtime.auth import AUTHENTICATION_FAILED, Handshake, HandshakeRejected, authenticate
 from apps.realtime.correlation import correlation_id_var
-from apps.realtime.dispatch import CHANNEL_MESSAGE_HANDLERS, SocketSession
-from apps.realtime.dispatcher import EventDispatcher
 from apps.realtime.emit import (
     EVERYONE_GROUP,
     FRAME_MESSAGE_TYPE,
     register_local_socket,
     unregister_local_socket,
 )
-from apps.realtime.services import RealtimeServices
+from apps.realtime.event_registry import CHANNEL_MESSAGE_HANDLERS, SocketSession
+from apps.realtime.event_runner import EventRunner
+from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.socket_cleanup import run_disconnect_cleanup
 from apps.realtime.web_instance import web_instance
 from flylive.metrics import SOCKET_CONNECTIONS
@@ -120,7 +120,7 @@ class SocketIOConnection:
         self.engine_sid = secrets.token_urlsafe(15)  # 20 characters, like engine.io's ids
 
         self.session: SocketSession | None = None
-        self.dispatcher: EventDispatcher | None = None
+        self.events: EventRunner | None = None
         self._channel_name: str | None = None
         self._groups: set[str] = set()
         self._outbox: asyncio.Queue[str | _Close] = asyncio.Queue()
@@ -289,12 +289,12 @@ class SocketIOConnection:
                 self.send_frame(codec.connect_error_frame("Invalid namespace", namespace))
             elif self.session is None and self._connect_task is None and not self._closing:
                 self._connect_task = asyncio.create_task(self._connect(packet.data), name="socket connect")
-        elif namespace != "/" or self.session is None or self.dispatcher is None:
+        elif namespace != "/" or self.session is None or self.events is None:
             return  # nothing but CONNECT is valid before the socket is connected
         elif kind in (codec.SIO_EVENT, codec.SIO_BINARY_EVENT):
             data = packet.data
             if isinstance(data, list) and data and isinstance(data[0], str):
-                self.dispatcher.submit(data[0], data[1:], packet.id)
+                self.events.submit(data[0], data[1:], packet.id)
             else:
                 logger.debug("malformed EVENT ignored on %s", self.session.sid)
         elif kind == codec.SIO_DISCONNECT:
@@ -321,7 +321,7 @@ class SocketIOConnection:
             SOCKET_CONNECTIONS.inc()
             await self.join_group(EVERYONE_GROUP)
             await self._register_user_socket(session)
-            self.dispatcher = EventDispatcher(self, session, self.services)
+            self.events = EventRunner(self, session, self.services)
             self.send_frame(codec.connect_frame(sid))
         except HandshakeRejected as rejected:
             self.send_frame(codec.connect_error_frame(rejected.message))
@@ -359,8 +359,8 @@ class SocketIOConnection:
                     self.send_frame(message["frame"])
                 continue
             handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None
-            if handler is not None and self.dispatcher is not None:
-                self.dispatcher.submit_channel_message(handler, message)
+            if handler is not None and self.events is not None:
+                self.events.submit_channel_message(handler, message)
             else:
                 logger.debug("unhandled channel message %r on %s", kind, channel_name)
 
@@ -376,8 +376,8 @@ class SocketIOConnection:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._channel_name is not None and not self._reader_started:
             await self._release_channel(self._channel_name)
-        if self.dispatcher is not None:
-            await self.dispatcher.drain(DRAIN_TIMEOUT_SECONDS)
+        if self.events is not None:
+            await self.events.drain(DRAIN_TIMEOUT_SECONDS)
         session = self.session
         if session is not None:
             unregister_local_socket(session.sid)

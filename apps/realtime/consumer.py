@@ -18,7 +18,7 @@ from channels.layers import get_channel_layer
 
 from apps.realtime.codec import dumps
 from apps.realtime.connection import ASGIReceive, ASGISend, SocketIOConnection
-from apps.realtime.services import get_services
+from apps.realtime.loop_services import get_services
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from apps.realtime.correlation import correlation_id_var
-from apps.realtime.dispatch import DisconnectHook, SocketSession
+from apps.realtime.event_registry import DisconnectHook, SocketSession
 from apps.realtime.instance_keys import (
     INSTANCES_KEY,
     instance_rooms_key,

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 
 from apps.realtime.codec import event_frame
-from apps.realtime.services import get_services
+from apps.realtime.loop_services import get_services
 
 logger = logging.getLogger(__name__)
 

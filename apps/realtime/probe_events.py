@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from apps.realtime.dispatch import REGISTRY, AckStyle, ClientError, EventContext, EventSpec, RateLimit
 from apps.realtime.emit import Everyone, Room, Socket, Target, User
+from apps.realtime.event_registry import REGISTRY, AckStyle, ClientError, EventContext, EventSpec, RateLimit
 from apps.realtime.schema import JsInt, JsNumber, NonEmptyStr, Payload, Utf16Len
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from apps.realtime.dispatch import DISCONNECT_HOOKS, DisconnectHook, SocketSession
+from apps.realtime.event_registry import DISCONNECT_HOOKS, DisconnectHook, SocketSession
 from apps.realtime.socket_registry import SocketRegistry
 
 logger = logging.getLogger(__name__)

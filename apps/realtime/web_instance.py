@@ -26,9 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from apps.realtime.dead_instance_sweep import DeadInstanceSweeper
-from apps.realtime.dispatch import SocketSession
+from apps.realtime.event_registry import SocketSession
 from apps.realtime.instance_keys import INSTANCES_KEY
-from apps.realtime.services import RealtimeServices, get_services
+from apps.realtime.loop_services import RealtimeServices, get_services
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from apps.realtime.dispatch import (
+from apps.realtime.event_registry import (
     AckStyle,
     EventContext,
     SocketSession,

@@ -23,7 +23,8 @@ from redis.commands.core import AsyncScript
 
 from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView, SeatView
-from apps.users.keys import USER_KEY_TTL_SECONDS, js_number, user_room_key
+from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key
+from flylive.js_number import js_number
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"

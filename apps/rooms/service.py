@@ -30,8 +30,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
-from apps.realtime.dispatch import SocketSession
 from apps.realtime.emit import Room, Target
+from apps.realtime.event_registry import SocketSession
 from apps.rooms.repository import RoomRepository
 from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
@@ -276,7 +276,7 @@ def _default_service() -> RoomService:
 
     from apps.media.gateway import ensure_room_media
     from apps.realtime.emit import emit, room_group
-    from apps.realtime.services import get_redis
+    from apps.realtime.loop_services import get_redis
 
     layer = get_channel_layer()
 

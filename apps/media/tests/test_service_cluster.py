@@ -22,8 +22,8 @@ from apps.media.tests.service_fixtures import (  # noqa: F401
     loopback_media_settings,
     media_redis,
 )
-from apps.realtime.dispatch import ClientError
 from apps.realtime.emit import Room, Target
+from apps.realtime.event_registry import ClientError
 
 OPUS = {
     "codecs": [{"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}],

@@ -22,7 +22,7 @@ from apps.media.node_registry import (
 )
 from apps.media.rpc_server import MediaRpcServer
 from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
-from apps.realtime.dispatch import ClientError
+from apps.realtime.event_registry import ClientError
 
 
 def _info(node_id: str, *, routers: int = 0, capacity: int = 100, age_ms: int = 0) -> NodeInfo:

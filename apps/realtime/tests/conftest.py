@@ -13,7 +13,7 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 
-from apps.realtime.services import RealtimeServices
+from apps.realtime.loop_services import RealtimeServices
 from flylive.config import get_config
 from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import TEST_ORIGIN, LiveServer, make_token, user_claims

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
-from apps.realtime.dispatch import REGISTRY, AckStyle, EventSpec
+from apps.realtime.event_registry import REGISTRY, AckStyle, EventSpec
 from apps.realtime.probe_events import probe_specs
 from apps.realtime.tests.rawclient import RawSocket
 from tests.support.server import LiveServer, make_token, user_claims
@@ -79,7 +79,7 @@ def event_calls(draw: st.DrawFn) -> tuple[EventSpec, list[Any]]:
 
 
 def is_invalid(spec: EventSpec, args: list[Any]) -> bool:
-    """The dispatch layer's own rule (dispatch.py): what must be answered as invalid."""
+    """The dispatch layer's own rule (event_registry.py): what must be answered as invalid."""
     assert spec.schema is not None
     if not args or not isinstance(args[0], dict):
         return True

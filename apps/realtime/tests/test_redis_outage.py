@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from redis.asyncio import Redis
 
 from apps.realtime.consumer import SocketIOConsumer
-from apps.realtime.services import RealtimeServices, install_services, uninstall_services
+from apps.realtime.loop_services import RealtimeServices, install_services, uninstall_services
 from apps.realtime.tests.conftest import SioClient, metric_value, scrape
 from flylive.config import get_config
 from flylive.metrics import REGISTRY as METRICS

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.realtime.dispatch import SocketSession
 from apps.realtime.emit import Room, Target
+from apps.realtime.event_registry import SocketSession
 
 
 def claims(user_id: int | float, name: str | None = None) -> dict[str, Any]:

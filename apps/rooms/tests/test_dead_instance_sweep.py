@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 
 from apps.integrations.laravel_client import LaravelClient
 from apps.realtime.dead_instance_sweep import DeadInstanceSweeper, redis_now_ms
-from apps.realtime.dispatch import SocketSession
 from apps.realtime.emit import Room
+from apps.realtime.event_registry import SocketSession
 from apps.realtime.instance_keys import INSTANCES_KEY
-from apps.realtime.services import RealtimeServices
+from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.socket_registry import SocketRegistry
 from apps.realtime.web_instance import WebInstance
 from apps.rooms.repository import RoomRepository

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from apps.integrations.laravel_client import LaravelClient
 from apps.media.gateway import MediaUnavailableError
-from apps.realtime.dispatch import SocketSession
 from apps.realtime.emit import Room
+from apps.realtime.event_registry import SocketSession
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, RoomService
 from apps.rooms.tests.fakes import EmitRecorder, FakeSocket

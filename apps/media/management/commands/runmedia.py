@@ -38,7 +38,7 @@ async def run_media_node(
 ) -> None:
     from channels.layers import get_channel_layer
 
-    from apps.realtime.services import create_redis
+    from apps.realtime.redis_client import create_redis
 
     config = get_config()
     settings = MediaSettings.from_config(config)

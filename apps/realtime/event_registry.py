@@ -16,7 +16,7 @@ PLAIN acks the handler's dict (None: no ack), errors as `{"error": text}`; NONE 
 answers; ERROR_EVENT never acks and sends `error` `{"message", "errors"?}` to the sender.
 Acked styles need exactly one object argument; the non-acked ones validate the first
 argument and ignore extras (as the baseline does). The run-time side is
-`apps/realtime/dispatcher.py`; payload building blocks are in `apps/realtime/schema.py`.
+`apps/realtime/event_runner.py`; payload building blocks are in `apps/realtime/schema.py`.
 
 Handlers of one socket run concurrently (each in its own task, started in arrival
 order, like Node's async handlers); at most 16 at a time per socket, beyond which

@@ -1,6 +1,6 @@
 """Runs client events for one socket: validation, rate limit, handler, ack, metrics, log.
 
-Everything around a handler happens here and nowhere else (see dispatch.py for the
+Everything around a handler happens here and nowhere else (see event_registry.py for the
 rules each ack style follows). Each event runs in its own task so that a slow
 handler (a Laravel call, a media RPC) never holds up this socket's heartbeat,
 its other events or the broadcasts it receives; at most `max_in_flight` run at
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from apps.realtime.codec import ack_frame, event_frame
 from apps.realtime.correlation import correlation_id_var
-from apps.realtime.dispatch import (
+from apps.realtime.event_registry import (
     REGISTRY,
     AckStyle,
     ChannelMessageHandler,
@@ -30,9 +30,9 @@ from apps.realtime.dispatch import (
     SocketConnection,
     SocketSession,
 )
-from apps.realtime.services import RealtimeServices
+from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.zod_errors import format_errors, root_type_error
-from apps.users.keys import js_number
+from flylive.js_number import js_number
 from flylive.metrics import SOCKET_EVENT_LATENCY, SOCKET_EVENTS
 
 logger = logging.getLogger("apps.realtime.events")
@@ -50,7 +50,7 @@ class _Invalid(Exception):
         self.errors = errors
 
 
-class EventDispatcher:
+class EventRunner:
     def __init__(
         self,
         connection: SocketConnection,

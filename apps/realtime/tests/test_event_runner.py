@@ -11,10 +11,17 @@ import pytest
 from redis.asyncio import Redis
 
 from apps.realtime.correlation import current_correlation_id
-from apps.realtime.dispatch import AckStyle, ClientError, EventContext, EventSpec, RateLimit, SocketSession
-from apps.realtime.dispatcher import EventDispatcher
+from apps.realtime.event_registry import (
+    AckStyle,
+    ClientError,
+    EventContext,
+    EventSpec,
+    RateLimit,
+    SocketSession,
+)
+from apps.realtime.event_runner import EventRunner
+from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.schema import NonEmptyStr, Payload
-from apps.realtime.services import RealtimeServices
 from apps.realtime.tests.conftest import ack_frames, event_frames
 from flylive.metrics import REGISTRY as METRICS
 
@@ -121,14 +128,14 @@ def connection() -> RecordingConnection:
 
 
 @pytest.fixture
-def dispatcher(connection: RecordingConnection, services: RealtimeServices) -> EventDispatcher:
+def runner(connection: RecordingConnection, services: RealtimeServices) -> EventRunner:
     session = SocketSession(sid=connection.sid, user={"id": 42, "name": "n"})
-    return EventDispatcher(connection, session, services, registry=SPECS, max_in_flight=3)
+    return EventRunner(connection, session, services, registry=SPECS, max_in_flight=3)
 
 
-async def run(dispatcher: EventDispatcher, name: str, args: list[Any], ack_id: int | None = 1) -> None:
-    dispatcher.submit(name, args, ack_id)
-    await dispatcher.drain(5)
+async def run(runner: EventRunner, name: str, args: list[Any], ack_id: int | None = 1) -> None:
+    runner.submit(name, args, ack_id)
+    await runner.drain(5)
 
 
 def metric(name: str, **labels: str) -> float:
@@ -139,26 +146,26 @@ def metric(name: str, **labels: str) -> float:
 
 
 async def test_envelope_success_without_and_with_data(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "t:ok", [{"roomId": "none"}], 1)
-    await run(dispatcher, "t:ok", [{"roomId": "r1", "unknown": 1}], 2)
+    await run(runner, "t:ok", [{"roomId": "none"}], 1)
+    await run(runner, "t:ok", [{"roomId": "r1", "unknown": 1}], 2)
     assert ack_frames(connection.frames) == {
         1: {"success": True},
         2: {"success": True, "data": {"room": "r1"}},
     }
 
 
-async def test_envelope_client_error(dispatcher: EventDispatcher, connection: RecordingConnection) -> None:
-    await run(dispatcher, "t:refuse", [{"roomId": "r"}])
+async def test_envelope_client_error(runner: EventRunner, connection: RecordingConnection) -> None:
+    await run(runner, "t:refuse", [{"roomId": "r"}])
     assert ack_frames(connection.frames) == {1: {"success": False, "error": "Seat is locked"}}
 
 
 async def test_envelope_internal_error_is_logged_with_traceback_and_correlation_id(
-    dispatcher: EventDispatcher, connection: RecordingConnection, caplog: pytest.LogCaptureFixture
+    runner: EventRunner, connection: RecordingConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        await run(dispatcher, "t:explode", [{"roomId": "r"}])
+        await run(runner, "t:explode", [{"roomId": "r"}])
     assert ack_frames(connection.frames) == {1: {"success": False, "error": "Internal server error"}}
     failure = next(r for r in caplog.records if r.exc_info)
     assert "RuntimeError: boom" in caplog.text
@@ -171,20 +178,20 @@ async def test_envelope_internal_error_is_logged_with_traceback_and_correlation_
     "args", [[], [None], ["room"], [5], [[1]], [{"roomId": ""}], [{"roomId": 5}], [{"roomId": "r"}, "extra"]]
 )
 async def test_envelope_invalid_payloads(
-    dispatcher: EventDispatcher, connection: RecordingConnection, args: list[Any]
+    runner: EventRunner, connection: RecordingConnection, args: list[Any]
 ) -> None:
     calls.clear()
-    await run(dispatcher, "t:ok", args)
+    await run(runner, "t:ok", args)
     assert ack_frames(connection.frames) == {1: {"success": False, "error": "Invalid payload"}}
     assert calls == []
 
 
 async def test_without_ack_id_side_effects_happen_silently(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
     calls.clear()
-    await run(dispatcher, "t:ok", [{"roomId": "r"}], None)
-    await run(dispatcher, "t:ok", ["bad"], None)
+    await run(runner, "t:ok", [{"roomId": "r"}], None)
+    await run(runner, "t:ok", ["bad"], None)
     assert connection.frames == []
     assert len(calls) == 1
 
@@ -193,13 +200,13 @@ async def test_without_ack_id_side_effects_happen_silently(
 
 
 async def test_plain_acks_the_handlers_dict(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "t:plain", [{"roomId": "r"}], 1)
-    await run(dispatcher, "t:plain", [{"roomId": ""}], 2)
-    await run(dispatcher, "t:plainCustom", ["x"], 3)
-    await run(dispatcher, "t:plainRefuse", [{"roomId": "r"}], 4)
-    await run(dispatcher, "t:plainExplode", [{"roomId": "r"}], 5)
+    await run(runner, "t:plain", [{"roomId": "r"}], 1)
+    await run(runner, "t:plain", [{"roomId": ""}], 2)
+    await run(runner, "t:plainCustom", ["x"], 3)
+    await run(runner, "t:plainRefuse", [{"roomId": "r"}], 4)
+    await run(runner, "t:plainExplode", [{"roomId": "r"}], 5)
     assert ack_frames(connection.frames) == {
         1: {"room": "r"},
         2: {"error": "Invalid payload"},
@@ -213,12 +220,12 @@ async def test_plain_acks_the_handlers_dict(
 
 
 async def test_none_never_answers_even_with_an_ack_id(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
     calls.clear()
-    await run(dispatcher, "t:none", [{"roomId": "r"}], 1)
-    await run(dispatcher, "t:none", [{"roomId": 1}], 2)
-    await run(dispatcher, "t:noneExplode", [{"roomId": "r"}], 3)
+    await run(runner, "t:none", [{"roomId": "r"}], 1)
+    await run(runner, "t:none", [{"roomId": 1}], 2)
+    await run(runner, "t:noneExplode", [{"roomId": "r"}], 3)
     assert connection.frames == []
     assert len(calls) == 1
 
@@ -227,10 +234,10 @@ async def test_none_never_answers_even_with_an_ack_id(
 
 
 async def test_error_event_on_invalid_payload_with_zod_tree(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "t:chat", [{"roomId": ""}], 1)
-    await run(dispatcher, "t:chat", [], None)
+    await run(runner, "t:chat", [{"roomId": ""}], 1)
+    await run(runner, "t:chat", [], None)
     assert ack_frames(connection.frames) == {}
     assert event_frames(connection.frames, "error") == [
         [
@@ -248,12 +255,12 @@ async def test_error_event_on_invalid_payload_with_zod_tree(
 
 
 async def test_error_event_rate_limit_counts_invalid_messages_too(
-    dispatcher: EventDispatcher, connection: RecordingConnection, redis: Redis
+    runner: EventRunner, connection: RecordingConnection, redis: Redis
 ) -> None:
     calls.clear()
-    await run(dispatcher, "t:chat", ["not an object"])
-    await run(dispatcher, "t:chat", [{"roomId": "r"}])
-    await run(dispatcher, "t:chat", [{"roomId": "r"}])
+    await run(runner, "t:chat", ["not an object"])
+    await run(runner, "t:chat", [{"roomId": "r"}])
+    await run(runner, "t:chat", [{"roomId": "r"}])
     messages = [e[1]["message"] for e in event_frames(connection.frames, "error")]
     assert messages == ["Invalid chat", "Too many messages"]
     assert len(calls) == 1
@@ -262,18 +269,18 @@ async def test_error_event_rate_limit_counts_invalid_messages_too(
 
 
 async def test_error_event_client_error_and_silent_internal_error(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "t:chatRefuse", [{"roomId": "r"}])
-    await run(dispatcher, "t:chatExplode", [{"roomId": "r"}])
+    await run(runner, "t:chatRefuse", [{"roomId": "r"}])
+    await run(runner, "t:chatExplode", [{"roomId": "r"}])
     assert event_frames(connection.frames) == [["error", {"message": "Seat is locked"}]]
 
 
 async def test_extra_arguments_are_ignored_by_non_acking_events(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
     calls.clear()
-    await run(dispatcher, "t:none", [{"roomId": "r"}, "extra", 1], None)
+    await run(runner, "t:none", [{"roomId": "r"}, "extra", 1], None)
     assert len(calls) == 1
 
 
@@ -281,11 +288,11 @@ async def test_extra_arguments_are_ignored_by_non_acking_events(
 
 
 async def test_rate_limit_after_validation_does_not_count_invalid_payloads(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "t:limited", ["bad"], 1)
-    await run(dispatcher, "t:limited", [{"roomId": "r"}], 2)
-    await run(dispatcher, "t:limited", [{"roomId": "r"}], 3)
+    await run(runner, "t:limited", ["bad"], 1)
+    await run(runner, "t:limited", [{"roomId": "r"}], 2)
+    await run(runner, "t:limited", [{"roomId": "r"}], 3)
     assert ack_frames(connection.frames) == {
         1: {"success": False, "error": "Invalid payload"},
         2: {"success": True, "data": {"room": "r"}},
@@ -294,28 +301,28 @@ async def test_rate_limit_after_validation_does_not_count_invalid_payloads(
 
 
 async def test_more_than_the_in_flight_bound_is_too_many_requests(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
     gate.clear()
     before = metric("flylive_socket_events_total", event="t:blocked", status="overloaded")
     for ack_id in range(1, 6):
-        dispatcher.submit("t:blocked", [{"roomId": "r"}], ack_id)
-    assert dispatcher.in_flight == 3
+        runner.submit("t:blocked", [{"roomId": "r"}], ack_id)
+    assert runner.in_flight == 3
     assert ack_frames(connection.frames) == {
         4: {"success": False, "error": "Too many requests"},
         5: {"success": False, "error": "Too many requests"},
     }
     gate.set()
-    await dispatcher.drain(5)
+    await runner.drain(5)
     acks = ack_frames(connection.frames)
     assert [acks[i] for i in (1, 2, 3)] == [{"success": True, "data": {"done": True}}] * 3
     assert metric("flylive_socket_events_total", event="t:blocked", status="overloaded") == before + 2
 
 
 async def test_unknown_events_are_ignored(
-    dispatcher: EventDispatcher, connection: RecordingConnection
+    runner: EventRunner, connection: RecordingConnection
 ) -> None:
-    await run(dispatcher, "no:such", [{"a": 1}], 1)
+    await run(runner, "no:such", [{"a": 1}], 1)
     assert connection.frames == []
 
 
@@ -323,23 +330,23 @@ async def test_unknown_events_are_ignored(
 
 
 async def test_correlation_id_reaches_nested_tasks_and_log_records(
-    dispatcher: EventDispatcher, connection: RecordingConnection, caplog: pytest.LogCaptureFixture
+    runner: EventRunner, connection: RecordingConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        await run(dispatcher, "t:nested", [{"roomId": "r"}])
+        await run(runner, "t:nested", [{"roomId": "r"}])
     data = ack_frames(connection.frames)[1]["data"]
     assert data["cid"] == data["child"]
     nested = next(r for r in caplog.records if r.name == "nested")
     assert nested.__dict__["correlation_id"] == data["cid"]
 
 
-async def test_metrics_count_each_outcome(dispatcher: EventDispatcher) -> None:
+async def test_metrics_count_each_outcome(runner: EventRunner) -> None:
     labels = {"event": "t:ok"}
     before_ok = metric("flylive_socket_events_total", **labels, status="success")
     before_invalid = metric("flylive_socket_events_total", **labels, status="invalid")
     before_count = metric("flylive_socket_event_latency_seconds_count", **labels)
-    await run(dispatcher, "t:ok", [{"roomId": "r"}])
-    await run(dispatcher, "t:ok", [{}])
+    await run(runner, "t:ok", [{"roomId": "r"}])
+    await run(runner, "t:ok", [{}])
     assert metric("flylive_socket_events_total", **labels, status="success") == before_ok + 1
     assert metric("flylive_socket_events_total", **labels, status="invalid") == before_invalid + 1
     assert metric("flylive_socket_event_latency_seconds_count", **labels) == before_count + 2
