@@ -24,8 +24,7 @@ from apps.media.schemas import (
     wire,
 )
 from apps.realtime.emit import Room
-from apps.realtime.event_registry import EventContext, SocketSession, event, on_disconnect
-from apps.rooms.service import on_room_leave
+from apps.realtime.event_registry import EventContext, SocketSession, event, on_disconnect, on_room_leave
 
 logger = logging.getLogger(__name__)
 
@@ -38,33 +37,33 @@ def _remember_room(ctx: EventContext, room_id: str) -> None:
     rooms.add(room_id)
 
 
-@event("transport:create", schema=TransportCreate)
+@event("transport:create", schema=TransportCreate, room_activity=True)
 async def transport_create(ctx: EventContext, p: TransportCreate) -> dict[str, Any]:
     ctx.require_member(p.roomId)
     _remember_room(ctx, p.roomId)
     return await gateway.create_transport(p.roomId, ctx.sid, ctx.user_id, p.type)
 
 
-@event("transport:connect", schema=TransportConnect)
+@event("transport:connect", schema=TransportConnect, room_activity=True)
 async def transport_connect(ctx: EventContext, p: TransportConnect) -> None:
     ctx.require_member(p.roomId)
     await gateway.connect_transport(p.roomId, ctx.sid, p.transportId, wire(p.dtlsParameters))
 
 
-@event("audio:produce", schema=AudioProduce)
+@event("audio:produce", schema=AudioProduce, room_activity=True)
 async def audio_produce(ctx: EventContext, p: AudioProduce) -> dict[str, Any]:
     ctx.require_member(p.roomId)
     producer_id = await gateway.produce(p.roomId, ctx.sid, ctx.user_id, p.transportId, wire(p.rtpParameters))
     return {"id": producer_id}
 
 
-@event("audio:consume", schema=AudioConsume)
+@event("audio:consume", schema=AudioConsume, room_activity=True)
 async def audio_consume(ctx: EventContext, p: AudioConsume) -> dict[str, Any]:
     ctx.require_member(p.roomId)
     return await gateway.consume(p.roomId, ctx.sid, p.transportId, p.producerId, wire(p.rtpCapabilities))
 
 
-@event("consumer:resume", schema=ConsumerResume)
+@event("consumer:resume", schema=ConsumerResume, room_activity=True)
 async def consumer_resume(ctx: EventContext, p: ConsumerResume) -> dict[str, Any] | None:
     ctx.require_member(p.roomId)
     deferred = await gateway.resume_consumer(p.roomId, ctx.sid, p.consumerId)
@@ -78,12 +77,12 @@ async def _self_mute(ctx: EventContext, p: SelfMute, muted: bool) -> None:
                    wire(SelfMutedEvent(userId=ctx.user_id, isMuted=muted)))
 
 
-@event("audio:selfMute", schema=SelfMute)
+@event("audio:selfMute", schema=SelfMute, room_activity=True)
 async def audio_self_mute(ctx: EventContext, p: SelfMute) -> None:
     await _self_mute(ctx, p, True)
 
 
-@event("audio:selfUnmute", schema=SelfMute)
+@event("audio:selfUnmute", schema=SelfMute, room_activity=True)
 async def audio_self_unmute(ctx: EventContext, p: SelfMute) -> None:
     await _self_mute(ctx, p, False)
 

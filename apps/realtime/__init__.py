@@ -11,8 +11,9 @@ For domain apps (rooms, seats, media, chat, gifts, integrations):
 - `flylive.metrics`  every Prometheus series of the contract.
 
 Inside: `consumer` -> `connection` (Engine.IO/Socket.IO state, heartbeat, writer) ->
-`auth` (+ `tokens`, `claims`) -> `event_runner` (validation, acks, rate limit via `ratelimit`,
-metrics, logs) ; `codec` frames ; `redis_client` builds the Redis client ; `socket_registry` is `user:{id}:sockets` and the per-instance
-socket records ; `socket_cleanup` is the one disconnect cleanup ; `web_instance` (heartbeat in
+`auth` (+ `tokens`, `claims`) -> `event_runner` (validation, acks, rate limit via
+`ratelimit`, metrics, logs); `codec` frames; `redis_client` builds the Redis client;
+`socket_registry` is `user:{id}:sockets` and the per-instance socket records;
+`socket_cleanup` is the one disconnect cleanup; `web_instance` (heartbeat in
 `web:instances`) and `dead_instance_sweep` clean up after a web process that died.
 """

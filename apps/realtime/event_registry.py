@@ -82,6 +82,8 @@ class EventSpec:
     invalid_ack: dict[str, Any] | None = None  # PLAIN only; default {"error": "Invalid payload"}
     invalid_message: str = "Invalid payload"  # ERROR_EVENT only (gift:send: "Invalid gift payload")
     rate_limit: RateLimit | None = None
+    # A success shows life in the payload's `roomId` (auto-close spares the room).
+    room_activity: bool = False
 
 
 # event name -> spec; filled by @event at import of each app's events module.
@@ -96,13 +98,15 @@ def event(
     invalid_ack: dict[str, Any] | None = None,
     invalid_message: str = "Invalid payload",
     rate_limit: RateLimit | None = None,
+    room_activity: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler `async def h(ctx: EventContext, payload: Schema) -> Any`."""
 
     def register(handler: Handler) -> Handler:
         if name in REGISTRY:
             raise RuntimeError(f"event {name!r} registered twice")
-        REGISTRY[name] = EventSpec(name, handler, schema, ack, invalid_ack, invalid_message, rate_limit)
+        REGISTRY[name] = EventSpec(name, handler, schema, ack, invalid_ack, invalid_message, rate_limit,
+                                   room_activity)
         return handler
 
     return register
@@ -117,6 +121,43 @@ DISCONNECT_HOOKS: list[DisconnectHook] = []
 def on_disconnect(hook: DisconnectHook) -> DisconnectHook:
     DISCONNECT_HOOKS.append(hook)
     return hook
+
+
+RoomHook = Callable[["SocketSession", str], Awaitable[None]]
+# Called just before a socket joins a room (so whatever they record is never behind the
+# membership: a crash in between leaves at most a record of a room the socket is not in).
+# Errors are logged and the join goes on. The realtime layer records the socket's room
+# for the dead-instance sweep here.
+ROOM_JOIN_HOOKS: list[RoomHook] = []
+# Called after a socket left a room, whatever the way out: room:leave, joining another
+# room, disconnect, the room closing. Must be idempotent and must not raise for a room it
+# knows nothing of. Media releases the socket's transports here. The rooms app runs both
+# lists; they live here so that lower apps (media) register without importing rooms.
+ROOM_LEAVE_HOOKS: list[RoomHook] = []
+
+
+def on_room_join(hook: RoomHook) -> RoomHook:
+    ROOM_JOIN_HOOKS.append(hook)
+    return hook
+
+
+def on_room_leave(hook: RoomHook) -> RoomHook:
+    ROOM_LEAVE_HOOKS.append(hook)
+    return hook
+
+
+RoomActivityRecorder = Callable[[str], Awaitable[None]]
+# Set by the rooms app: records that a room shows life (auto-close spares it). The event
+# runner calls it after every successful event declared with `room_activity=True`.
+_room_activity_recorder: list[RoomActivityRecorder] = []
+
+
+def set_room_activity_recorder(recorder: RoomActivityRecorder) -> None:
+    _room_activity_recorder[:] = [recorder]
+
+
+def room_activity_recorder() -> RoomActivityRecorder | None:
+    return _room_activity_recorder[0] if _room_activity_recorder else None
 
 
 ChannelMessageHandler = Callable[["EventContext", dict[str, Any]], Awaitable[None]]

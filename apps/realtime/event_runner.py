@@ -29,6 +29,7 @@ from apps.realtime.event_registry import (
     RateLimit,
     SocketConnection,
     SocketSession,
+    room_activity_recorder,
 )
 from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.zod_errors import format_errors, root_type_error
@@ -156,7 +157,19 @@ class EventRunner:
             self._reply_error(spec, ack_id, error.message)
             return "client_error"
         self._reply_success(spec, ack_id, result)
+        if spec.room_activity:
+            await self._record_room_activity(spec, payload)
         return "success"
+
+    async def _record_room_activity(self, spec: EventSpec, payload: Any) -> None:
+        recorder = room_activity_recorder()
+        room_id = getattr(payload, "roomId", None)
+        if recorder is None or not isinstance(room_id, str):
+            return
+        try:
+            await recorder(room_id)
+        except Exception as exc:  # the event already succeeded; auto-close then errs on the late side
+            logger.warning("event=%s could not record activity of room %s: %r", spec.name, room_id, exc)
 
     def _validate(self, spec: EventSpec, args: list[Any]) -> Any:
         raw = args[0] if args else _NO_ARGUMENT

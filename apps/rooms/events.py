@@ -14,10 +14,13 @@ from apps.realtime.event_registry import (
     event,
     on_channel_message,
     on_disconnect,
+    on_room_join,
+    on_room_leave,
+    set_room_activity_recorder,
 )
 from apps.realtime.web_instance import record_socket_room
 from apps.rooms.schemas import RoomJoin, RoomJoinAck, RoomLeave, UserGetRoom
-from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, on_room_join, on_room_leave, room_service
+from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, room_service
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +68,11 @@ async def leave_closed_room(ctx: EventContext, message: dict[str, Any]) -> None:
     room_id = str(message.get("roomId"))
     await ctx.leave_room_group(room_id)
     await room_service().forced_out(ctx.session, room_id)
+
+
+async def record_room_activity(room_id: str) -> None:
+    await room_service().touch_activity(room_id)
+
+
+# Every event declared with `room_activity=True` (media, seats, chat, gifts) lands here.
+set_room_activity_recorder(record_room_activity)

@@ -144,6 +144,10 @@ class RoomRepository:
                 producers.append({"producerId": as_text(producer_id), "userId": user_id})
         return RoomSnapshot(members, producers, _occupied_seats(raw_seats), _locked(raw_locked))
 
+    async def touch_activity(self, room_id: str, *, now_ms: int, ttl_ms: int) -> None:
+        """`room:{roomId}:activity`: the room showed life; auto-close spares it for `ttl_ms`."""
+        await self.redis.set(keys.activity_key(room_id), now_ms, px=ttl_ms)
+
     async def member_sids(self, room_id: str) -> list[str]:
         return [as_text(sid) for sid in await self.redis.hkeys(keys.members_key(room_id))]
 

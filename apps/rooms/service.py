@@ -16,8 +16,9 @@ Decisions (fixes over the baseline, wire shapes unchanged):
   left Laravel's count stale).
 
 Other apps call: `close_room`, `get_user_room`, `room_member_sids`, `is_room_member`,
-`forced_out` (realtime consumer, on `room.force_leave`), and register
-`@on_room_leave` hooks (media: close the socket's transports for that room).
+`forced_out` (realtime consumer, on `room.force_leave`). Join and leave hooks are
+registered with realtime's `@on_room_join` / `@on_room_leave` (media closes the socket's
+transports for that room there) and run here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from typing import Any, Protocol
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
 from apps.realtime.emit import Room, Target
-from apps.realtime.event_registry import SocketSession
+from apps.realtime.event_registry import (
+    ROOM_JOIN_HOOKS,
+    ROOM_LEAVE_HOOKS,
+    RoomHook,
+    SocketSession,
+)
 from apps.rooms.repository import RoomRepository
 from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
@@ -46,32 +52,6 @@ FORCE_LEAVE_MESSAGE_TYPE = "room.force_leave"
 Emit = Callable[[Target, str, Any], Awaitable[None]]
 EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
-RoomHook = Callable[[SocketSession, str], Awaitable[None]]
-RoomLeaveHook = RoomHook
-RoomJoinHook = RoomHook
-
-# Called just before a socket joins a room (so whatever they record is never behind the
-# membership: a crash in between leaves at most a record of a room the socket is not in).
-# Errors are logged and the join goes on. The realtime layer records the socket's room
-# for the dead-instance sweep here.
-ROOM_JOIN_HOOKS: list[RoomJoinHook] = []
-
-
-def on_room_join(hook: RoomJoinHook) -> RoomJoinHook:
-    ROOM_JOIN_HOOKS.append(hook)
-    return hook
-
-# Called after a socket left a room, whatever the way out: room:leave, joining another
-# room, disconnect, the room closing (`forced_out`). Must be idempotent and must not
-# raise for a room it knows nothing of. Media releases the socket's transports here.
-ROOM_LEAVE_HOOKS: list[RoomLeaveHook] = []
-
-
-def on_room_leave(hook: RoomLeaveHook) -> RoomLeaveHook:
-    ROOM_LEAVE_HOOKS.append(hook)
-    return hook
-
-
 class RoomSocket(Protocol):
     """What join/leave need from the acting socket (the dispatch layer's EventContext)."""
 
@@ -93,6 +73,12 @@ async def _run_hooks(kind: str, hooks: list[RoomHook], session: SocketSession, r
                              kind, getattr(hook, "__qualname__", hook), session.sid, room_id)
 
 
+# A room's activity mark is written at most this often per process (its TTL is 30 s by
+# default): a busy room's chat or media events do not each cost a Redis write.
+ACTIVITY_WRITE_INTERVAL_SECONDS = 1.0
+_ACTIVITY_MARKS_PRUNE_AT = 4096
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -109,8 +95,8 @@ def _session_lock(session: SocketSession) -> asyncio.Lock:
 class RoomService:
     def __init__(self, repo: RoomRepository, *, laravel: LaravelClient, ensure_media: EnsureMedia,
                  emit: Emit, group_send: GroupSend, activity_ttl_ms: int,
-                 leave_hooks: list[RoomLeaveHook] | None = None,
-                 join_hooks: list[RoomJoinHook] | None = None) -> None:
+                 leave_hooks: list[RoomHook] | None = None,
+                 join_hooks: list[RoomHook] | None = None) -> None:
         self.repo = repo
         self.laravel = laravel
         self.ensure_media = ensure_media
@@ -120,6 +106,7 @@ class RoomService:
         self.leave_hooks = ROOM_LEAVE_HOOKS if leave_hooks is None else leave_hooks
         self.join_hooks = ROOM_JOIN_HOOKS if join_hooks is None else join_hooks
         self._background: set[asyncio.Task[None]] = set()
+        self._activity_marks: dict[str, float] = {}  # room id -> monotonic time of the last write
         # Laravel status calls, coalesced per room (the creation call is awaited directly).
         self.status = RoomStatusReporter(self._post_status)
 
@@ -238,6 +225,20 @@ class RoomService:
             await notify_room_closed(room_id, reason)
         except Exception:
             logger.exception("could not tell the media service room %s closed", room_id)
+
+    # -- activity --------------------------------------------------------------------------
+
+    async def touch_activity(self, room_id: str) -> None:
+        """The room showed life (an event of one of its members): auto-close spares it."""
+        now = time.monotonic()
+        last = self._activity_marks.get(room_id)
+        if last is not None and now - last < ACTIVITY_WRITE_INTERVAL_SECONDS:
+            return
+        if len(self._activity_marks) >= _ACTIVITY_MARKS_PRUNE_AT:
+            self._activity_marks = {r: t for r, t in self._activity_marks.items()
+                                    if now - t < ACTIVITY_WRITE_INTERVAL_SECONDS}
+        self._activity_marks[room_id] = now
+        await self.repo.touch_activity(room_id, now_ms=now_ms(), ttl_ms=self.activity_ttl_ms)
 
     # -- lookups ---------------------------------------------------------------------------
 
