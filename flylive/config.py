@@ -57,6 +57,8 @@ class AppConfig(BaseSettings):
     MEDIASOUP_NUM_WORKERS: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Same variable as mediasoup's Node library: an operator may bring a binary.
     MEDIASOUP_WORKER_BIN: str | None = None
+    # A media node whose registry heartbeat (every 2 s) is older than this is dead: its rooms are lost.
+    MEDIA_NODE_DEAD_AFTER_MS: int = Field(10000, gt=0)
 
     MAX_ROOMS_PER_WORKER: int = Field(100, gt=0)
     MAX_LISTENERS_PER_DISTRIBUTION_ROUTER: int = Field(700, gt=0)
