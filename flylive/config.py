@@ -64,6 +64,8 @@ class AppConfig(BaseSettings):
     MAX_LISTENERS_PER_DISTRIBUTION_ROUTER: int = Field(700, gt=0)
     MAX_ACTIVE_SPEAKERS_FORWARDED: int = Field(3, gt=0)
     RATE_LIMIT_MESSAGES_PER_MINUTE: int = Field(60, gt=0)
+    # Not in the Node contract: room:join per user per 60 s (room-creation floods; `Too many requests`).
+    ROOM_JOIN_RATE_LIMIT_PER_MINUTE: int = Field(30, gt=0)
     ROOM_INACTIVITY_TIMEOUT_MS: int = Field(30000, gt=0)
     ROOM_AUTO_CLOSE_POLL_INTERVAL_MS: int = Field(30000, gt=0)
     GIFT_BUFFER_FLUSH_INTERVAL_MS: int = Field(500, gt=0)

@@ -1,7 +1,8 @@
 """HTTP client for Laravel's internal API (contract 8.1, 8.2).
 
-URL = LARAVEL_API_URL + path (plain concatenation, ids not encoded, as the
-baseline); every request carries the JSON headers and `X-Internal-Key`; one
+URL = LARAVEL_API_URL + path, where every id in the path is percent-encoded as one
+segment (`segment()`: the baseline concatenated ids raw, so a room id like
+`1/../admin/...` reached other Laravel routes with the internal key); every request carries the JSON headers and `X-Internal-Key`; one
 abort timeout of LARAVEL_API_TIMEOUT_MS; no retries. Every call is counted in
 `flylive_laravel_api_calls_total{endpoint,status}` and timed in
 `flylive_laravel_api_latency_seconds{endpoint}`, where `endpoint` is the route
@@ -17,6 +18,7 @@ import time
 import weakref
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -38,6 +40,14 @@ class LaravelError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+def segment(value: str) -> str:
+    """One URL path segment: everything but unreserved characters percent-encoded (`/`, `.`
+    sequences stay inert, `?` and `#` cannot end the path)."""
+    encoded = quote(value, safe="")
+    # `.` is unreserved, so quote keeps it: a segment of only dots would still walk up.
+    return encoded.replace(".", "%2E") if encoded.strip(".") == "" else encoded
 
 
 def iso_now() -> str:
@@ -93,18 +103,18 @@ class LaravelClient:
         body: dict[str, Any] = {"is_live": is_live, "participant_count": participant_count}
         if ended_at is not None:
             body["ended_at"] = ended_at
-        response = await self.request(ROOM_STATUS, "POST", f"/rooms/{room_id}/status", body)
+        response = await self.request(ROOM_STATUS, "POST", f"/rooms/{segment(room_id)}/status", body)
         _require_success(ROOM_STATUS, response)
 
     async def get_room(self, room_id: str) -> dict[str, Any]:
         """`GET /rooms/{roomId}`: the room as Laravel knows it (top-level `owner_id`)."""
-        response = await self.request(ROOM_DETAILS, "GET", f"/rooms/{room_id}")
+        response = await self.request(ROOM_DETAILS, "GET", f"/rooms/{segment(room_id)}")
         _require_success(ROOM_DETAILS, response)
         return _json_object(ROOM_DETAILS, response)
 
     async def get_member_role(self, room_id: str, user_id: int | float) -> str | None:
         """`GET /rooms/{roomId}/members/{userId}/role`: the role, or None when not a member (404)."""
-        path = f"/rooms/{room_id}/members/{js_number(user_id)}/role"
+        path = f"/rooms/{segment(room_id)}/members/{segment(js_number(user_id))}/role"
         response = await self.request(MEMBER_ROLE, "GET", path)
         if response.status_code == 404:
             return None

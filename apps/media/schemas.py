@@ -11,9 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, StrictBool, StrictStr
 
-from apps.realtime.schema import JsInt, JsNumber, NonEmptyStr, Payload, Uuid
+from apps.realtime.schema import JsInt, JsNumber, Payload, RoomId, Uuid
 
-RoomId = NonEmptyStr
 # A mediasoup `parameters` object: any JSON object (the library validates the values).
 JsonObject = dict[str, Any]
 _Model = Payload

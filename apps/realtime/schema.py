@@ -8,6 +8,8 @@
 - `JsNumber`: any finite JSON number (int or float), never a boolean or a string.
 - `JsString`, `JsBool`: no coercion from other JSON types.
 - `Uuid`: a string in 8-4-4-4-12 hex form (any version, any case), as zod's `.uuid()`.
+- `RoomId`: 1-64 characters of `[A-Za-z0-9_-]` (numeric strings and UUIDs are what clients
+  send); every payload field that carries a room id uses it (docs/protocol.md, "Room ids").
 - `Annotated[str, Utf16Len(min_length, max_length)]`: a string whose length is
   counted in UTF-16 code units, as JavaScript's `.length` (an emoji counts 2);
   `NonEmptyStr` is `Utf16Len(min_length=1)`.
@@ -128,5 +130,25 @@ class Utf16Len:
         return core_schema.no_info_plain_validator_function(self.validate)
 
 
-# A non-empty string (room ids everywhere but room:join).
+# A non-empty string.
 NonEmptyStr = Annotated[str, Utf16Len(min_length=1)]
+
+ROOM_ID_MAX_LENGTH = 64
+_ROOM_ID = re.compile(r"[A-Za-z0-9_-]+")
+_ROOM_ID_LENGTH = Utf16Len(min_length=1, max_length=ROOM_ID_MAX_LENGTH)
+
+
+def is_room_id(value: object) -> bool:
+    """The room id rule, for ids that arrive other than in a payload."""
+    return isinstance(value, str) and 0 < len(value) <= ROOM_ID_MAX_LENGTH and bool(_ROOM_ID.fullmatch(value))
+
+
+def _room_id(value: Any) -> str:
+    """A room id is a path segment of Laravel URLs and a Redis key part: a plain token only."""
+    text = _ROOM_ID_LENGTH.validate(value)
+    if not _ROOM_ID.fullmatch(text):
+        raise PydanticCustomError("invalid_string", "Invalid")  # zod's text for a failed .regex()
+    return text
+
+
+RoomId = Annotated[str, PlainValidator(_room_id)]

@@ -10,6 +10,7 @@ from typing import Any
 from apps.realtime.event_registry import (
     AckStyle,
     EventContext,
+    RateLimit,
     SocketSession,
     event,
     on_channel_message,
@@ -25,7 +26,9 @@ from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, room_service
 logger = logging.getLogger(__name__)
 
 
-@event("room:join", schema=RoomJoin, ack=AckStyle.PLAIN)
+@event("room:join", schema=RoomJoin, ack=AckStyle.PLAIN,
+       rate_limit=RateLimit("roomjoin", lambda config: config.ROOM_JOIN_RATE_LIMIT_PER_MINUTE, 60,
+                            "Too many requests", before_validation=False))
 async def join_room(ctx: EventContext, p: RoomJoin) -> RoomJoinAck:
     return await room_service().join(ctx, p.roomId, p.seatCount)
 

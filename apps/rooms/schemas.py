@@ -1,8 +1,10 @@
 """Payloads of the room events (contract 2.1, 2.2, 2.13) and the shapes they produce.
 
 Like the baseline's zod objects: unknown keys are dropped, wrong types reject the
-whole payload, room ids must be JSON strings and user ids JSON numbers. The
-field types are the dispatch layer's (apps/realtime/schema.py).
+whole payload, room ids must be JSON strings and user ids JSON numbers. Room ids
+follow the one rule of `RoomId` (1-64 of `[A-Za-z0-9_-]`, docs/protocol.md), also in
+room:join, where the baseline took any string. The field types are the dispatch
+layer's (apps/realtime/schema.py).
 """
 
 from __future__ import annotations
@@ -11,20 +13,20 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import Field
 
-from apps.realtime.schema import JsInt, JsNumber, JsString, NonEmptyStr, Payload
+from apps.realtime.schema import JsInt, JsNumber, Payload, RoomId
 
 MAX_SEAT_COUNT = 15
 
 
 class RoomJoin(Payload):
-    roomId: JsString  # empty string allowed here, unlike every other event
+    roomId: RoomId  # the baseline allowed "" here; no room id may be empty now
     # Accepted for wire compatibility but never trusted: the owner comes from Laravel.
     ownerId: JsNumber | None = None
     seatCount: Annotated[JsInt, Field(ge=1, le=MAX_SEAT_COUNT)] = MAX_SEAT_COUNT
 
 
 class RoomLeave(Payload):
-    roomId: NonEmptyStr
+    roomId: RoomId
 
 
 class UserGetRoom(Payload):

@@ -30,6 +30,7 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any  # None when the body was empty or not JSON
     body: bytes
+    raw_path: str = ""  # as sent, percent-encoding and all (`path` is decoded)
 
 
 @dataclass
@@ -76,7 +77,8 @@ class FakeLaravel:
         except ValueError:
             parsed = None
         headers = dict(request.headers)
-        self.requests.append(RecordedRequest(request.method, request.path, headers, parsed, body))
+        self.requests.append(RecordedRequest(request.method, request.path, headers, parsed, body,
+                                             request.raw_path))
         async with self._arrived:
             self._arrived.notify_all()
         canned = (self._responses.get((request.method, request.path))

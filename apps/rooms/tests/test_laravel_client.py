@@ -91,3 +91,23 @@ async def test_unreachable_laravel_raises(laravel: FakeLaravel) -> None:
             await http.post_room_status("1", is_live=True, participant_count=0)
     finally:
         await http.aclose()
+
+
+async def test_every_path_segment_is_percent_encoded(client: LaravelClient, laravel: FakeLaravel) -> None:
+    """Called directly with hostile ids (room:join refuses them first), nothing leaves its segment."""
+    await client.post_room_status("1/../../../admin/users/7/ban?", is_live=True, participant_count=0)
+    await client.get_room("..")
+    await client.get_member_role("a#b c", 7)
+    assert [request.raw_path for request in laravel.requests] == [
+        "/api/v1/internal/rooms/1%2F..%2F..%2F..%2Fadmin%2Fusers%2F7%2Fban%3F/status",
+        "/api/v1/internal/rooms/%2E%2E",
+        "/api/v1/internal/rooms/a%23b%20c/members/7/role",
+    ]
+    # Each id stays one path segment: the route Laravel matches is the one the client meant.
+    assert [request.raw_path.count("/") for request in laravel.requests] == [6, 5, 8]
+
+
+async def test_plain_ids_are_unchanged(client: LaravelClient, laravel: FakeLaravel) -> None:
+    await client.get_member_role("9f1c2d3e-aaaa-4bbb-8ccc-0123456789ab", 12.5)
+    assert laravel.requests[0].raw_path == (
+        "/api/v1/internal/rooms/9f1c2d3e-aaaa-4bbb-8ccc-0123456789ab/members/12.5/role")
