@@ -82,3 +82,14 @@ PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 def render_latest() -> bytes:
     """The Prometheus text exposition of this process's registry."""
     return generate_latest(REGISTRY)
+
+
+# Media plane (apps/media): a room the media plane could not take, counted by the web process that
+# answered the client. reason: workers_full (every worker of the room's node at MAX_ROOMS_PER_WORKER
+# routers) | no_node (no live media node takes new rooms).
+MEDIA_CAPACITY_REFUSALS = Counter(
+    "flylive_media_capacity_refusals_total",
+    "Media requests refused because the media plane is at capacity",
+    ["reason"],
+    registry=REGISTRY,
+)
