@@ -14,6 +14,16 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Django's key when DJANGO_SECRET_KEY is unset outside production: public, like Django's own
+# `django-insecure-` defaults, and unrelated to JWT_SECRET and every other secret of ours.
+DEVELOPMENT_SECRET_KEY = "django-insecure-flylive-development-only-not-a-secret"
+
+SETTINGS_MODULES = {
+    "production": "flylive.settings.prod",
+    "test": "flylive.settings.test",
+    "development": "flylive.settings.dev",
+}
+
 
 def _flag(value: object) -> bool:
     """The contract's booleans: `true`/`1` are on, `false`/`0`/empty are off."""
@@ -68,9 +78,20 @@ class AppConfig(BaseSettings):
     ROOM_JOIN_RATE_LIMIT_PER_MINUTE: int = Field(30, gt=0)
     ROOM_INACTIVITY_TIMEOUT_MS: int = Field(30000, gt=0)
     ROOM_AUTO_CLOSE_POLL_INTERVAL_MS: int = Field(30000, gt=0)
+    # Not in the Node contract: how often Celery beat collects the rooms media nodes lost (a dead
+    # worker, a node whose heartbeat stopped) and closes them with `worker_died`.
+    MEDIA_LOST_ROOMS_POLL_INTERVAL_MS: int = Field(1000, gt=0)
     GIFT_BUFFER_FLUSH_INTERVAL_MS: int = Field(500, gt=0)
     GIFT_MAX_RETRIES: int = Field(3, gt=0)
     DEFAULT_SEAT_COUNT: int = Field(15, ge=1, le=15)
+    # Not in the Node contract: seat permission caches and the Laravel lookups' deadline
+    # (apps/seats/permissions.py). The owner rarely changes; a role is kept short so a demoted
+    # admin loses the right quickly.
+    SEAT_OWNER_CACHE_TTL_MS: int = Field(30000, ge=0)
+    SEAT_ROLE_CACHE_TTL_MS: int = Field(10000, ge=0)
+    SEAT_AUTH_TIMEOUT_MS: int = Field(5000, gt=0)
+    # How often the invite expiry sweep (Celery beat) looks for invites past their 30 s.
+    SEAT_INVITE_SWEEP_INTERVAL_MS: int = Field(1000, gt=0)
 
     MSAB_EVENTS_CHANNEL: str = "flylive:msab:events"
     MSAB_EVENTS_ENABLED: bool = True
@@ -96,7 +117,8 @@ class AppConfig(BaseSettings):
     WEB_INSTANCE_HEARTBEAT_MS: int = Field(5000, gt=0)
     WEB_INSTANCE_DEAD_AFTER_MS: int = Field(30000, gt=0)
     WEB_INSTANCE_SWEEP_INTERVAL_MS: int = Field(10000, gt=0)
-    # Registers the `debug:*` probe events (apps/realtime/probe_events.py). Tests only.
+    # Registers the `debug:*` probe events (apps/realtime/probe_events.py). Tests only: refused
+    # with NODE_ENV=production.
     FLYLIVE_TEST_EVENTS: bool = False
 
     @field_validator("REDIS_TLS", "MSAB_EVENTS_ENABLED", "FLYLIVE_TEST_EVENTS", mode="before")
@@ -119,7 +141,7 @@ class AppConfig(BaseSettings):
         return value
 
     @field_validator("SSL_KEY_PATH", "SSL_CERT_PATH", "MEDIASOUP_ANNOUNCED_IP", "MEDIASOUP_WORKER_BIN",
-                     "REDIS_USERNAME", "REDIS_PASSWORD", mode="before")
+                     "REDIS_USERNAME", "REDIS_PASSWORD", "DJANGO_SECRET_KEY", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -130,6 +152,30 @@ class AppConfig(BaseSettings):
         if self.WEB_INSTANCE_DEAD_AFTER_MS < 2 * self.WEB_INSTANCE_HEARTBEAT_MS:
             raise ValueError("WEB_INSTANCE_DEAD_AFTER_MS must be at least twice WEB_INSTANCE_HEARTBEAT_MS")
         return self
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> AppConfig:
+        problems = []
+        if self.DJANGO_SECRET_KEY is not None and self.DJANGO_SECRET_KEY in (
+                self.JWT_SECRET, self.LARAVEL_INTERNAL_KEY):
+            problems.append("DJANGO_SECRET_KEY: must be its own secret, not JWT_SECRET or "
+                            "LARAVEL_INTERNAL_KEY")
+        if self.NODE_ENV == "production":
+            if not self.DJANGO_SECRET_KEY or len(self.DJANGO_SECRET_KEY) < 32:
+                problems.append("DJANGO_SECRET_KEY: is required (at least 32 characters) when "
+                                "NODE_ENV=production")
+            if self.FLYLIVE_TEST_EVENTS:
+                problems.append("FLYLIVE_TEST_EVENTS: test-only events cannot be enabled when "
+                                "NODE_ENV=production")
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    @property
+    def django_secret_key(self) -> str:
+        """Django's signing key: DJANGO_SECRET_KEY, else (development and test only, see
+        `_production_rules`) a fixed value that signs nothing of ours."""
+        return self.DJANGO_SECRET_KEY or DEVELOPMENT_SECRET_KEY
 
     @property
     def redis_url(self) -> str:
@@ -154,10 +200,35 @@ def load_config() -> AppConfig:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "?"
             reason = "is required" if error["type"] == "missing" else error["msg"]
-            lines.append(f"  {name}: {reason}")
+            if error["loc"]:
+                lines.append(f"  {'.'.join(str(part) for part in error['loc'])}: {reason}")
+            else:  # a rule across variables: its message names them
+                lines.append("  " + reason.removeprefix("Value error, "))
         raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+class _NodeEnv(BaseSettings):
+    """Only NODE_ENV, from the same sources as AppConfig, before the whole config can be checked."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    NODE_ENV: str = "development"
+
+
+def default_settings_module() -> str:
+    """The Django settings module NODE_ENV calls for (entry points use it unless
+    DJANGO_SETTINGS_MODULE is set): production -> prod, test -> test, else dev. An invalid
+    NODE_ENV picks dev, whose config check then names it."""
+    return SETTINGS_MODULES.get(_NodeEnv().NODE_ENV, SETTINGS_MODULES["development"])
+
+
+def refuse_in_production(config: AppConfig, settings_module: str) -> None:
+    """Development and test settings stop start-up under NODE_ENV=production."""
+    if config.NODE_ENV == "production":
+        raise ConfigError(
+            f"Invalid configuration:\n  DJANGO_SETTINGS_MODULE: {settings_module} cannot run with "
+            f"NODE_ENV=production (unset it to follow NODE_ENV, or use {SETTINGS_MODULES['production']})")
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,10 @@
-"""Django settings shared by every environment. Values come from `flylive.config`."""
+"""Django settings shared by every environment. Values come from `flylive.config`.
+
+Secrets stay out of Django settings (a debug page or `diffsettings` prints settings):
+JWT_SECRET, LARAVEL_INTERNAL_KEY and REDIS_PASSWORD are read through
+`flylive.config.get_config()` by the code that needs them; the channel layer builds its
+Redis address itself (apps/realtime/channel_layer.py), and so does Celery (flylive/celery.py).
+Only lowercase names here are private to this module."""
 
 from __future__ import annotations
 
@@ -8,12 +14,13 @@ import dj_database_url
 
 from flylive.config import get_config
 
-CONFIG = get_config()
+_config = get_config()
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-SECRET_KEY = CONFIG.DJANGO_SECRET_KEY or CONFIG.JWT_SECRET
+# Its own variable, never JWT_SECRET; required in production (flylive/config.py).
+SECRET_KEY = _config.django_secret_key
 DEBUG = False
-ALLOWED_HOSTS = list(CONFIG.DJANGO_ALLOWED_HOSTS)
+ALLOWED_HOSTS = list(_config.DJANGO_ALLOWED_HOSTS)
 
 INSTALLED_APPS = [
     "daphne",
@@ -27,6 +34,7 @@ INSTALLED_APPS = [
     "apps.realtime",
     "apps.rooms",
     "apps.media",
+    "apps.seats",
 ]
 
 MIDDLEWARE = [
@@ -57,14 +65,15 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": dj_database_url.parse(CONFIG.DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(_config.DATABASE_URL, conn_max_age=60)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Broadcasts use the pub/sub flavour: it scales best for large groups.
+# Broadcasts use the pub/sub flavour: it scales best for large groups. Without `hosts` the
+# layer connects to the configured Redis (so its password is not a setting).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [CONFIG.redis_url], "prefix": "flylive"},
+        "BACKEND": "apps.realtime.channel_layer.BoundedPubSubChannelLayer",
+        "CONFIG": {"prefix": "flylive"},
     }
 }
 
@@ -85,11 +94,31 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation"]}
     },
-    "root": {"handlers": ["console"], "level": _LEVELS[CONFIG.LOG_LEVEL]},
+    "root": {"handlers": ["console"], "level": _LEVELS[_config.LOG_LEVEL]},
 }
 
-# Celery: the project's Redis is the broker; each app's tasks.py is discovered.
-CELERY_BROKER_URL = CONFIG.redis_url
+# Celery: the project's Redis is the broker (flylive/celery.py sets it from the config);
+# each app's tasks.py is discovered.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above is the one log format
+# A run that waited in the queue longer than its period is dropped (`expires`): the next one
+# is already due, so a busy or restarted worker never works through a backlog of stale runs.
+_AUTO_CLOSE_SECONDS = _config.ROOM_AUTO_CLOSE_POLL_INTERVAL_MS / 1000
+_LOST_ROOMS_SECONDS = _config.MEDIA_LOST_ROOMS_POLL_INTERVAL_MS / 1000
+_SWEEP_SECONDS = _config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "rooms.auto_close_idle_rooms": {
+        "task": "rooms.auto_close_idle_rooms", "schedule": _AUTO_CLOSE_SECONDS,
+        "options": {"expires": _AUTO_CLOSE_SECONDS},
+    },
+    "rooms.close_lost_media_rooms": {
+        "task": "rooms.close_lost_media_rooms", "schedule": _LOST_ROOMS_SECONDS,
+        "options": {"expires": _LOST_ROOMS_SECONDS},
+    },
+    "realtime.sweep_dead_web_instances": {
+        "task": "realtime.sweep_dead_web_instances", "schedule": _SWEEP_SECONDS,
+        "options": {"expires": _SWEEP_SECONDS},
+    },
+}

@@ -1,0 +1,12 @@
+-- Delete every seat, lock and invite of a closed room.
+-- KEYS: 1 seats, 2 seat_of, 3 locked, 4 seat count, 5 targets, 6 invitee seats,
+--       7 room invite index, 8 expiry zset   ARGV: 1 room id
+-- Returns the number of pending invites dropped.
+local targets = redis.call('HKEYS', KEYS[5])
+for _, index in ipairs(targets) do
+  redis.call('ZREM', KEYS[8], ARGV[1] .. ':' .. index)
+end
+local invites = redis.call('SMEMBERS', KEYS[7])
+for _, key in ipairs(invites) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+return #targets
