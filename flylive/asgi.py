@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flylive.settings.dev")
+from flylive.config import default_settings_module
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())  # from NODE_ENV
 
 from django.core.asgi import get_asgi_application
 

@@ -75,6 +75,14 @@ LARAVEL_EVENTS_RECEIVED = Counter(
     registry=REGISTRY,
 )
 
+# Not in the contract: channel-layer calls that failed or passed their deadline
+# (apps/realtime/channel_layer.py). operation: new_channel | send | group_add | group_discard |
+# group_send | unsubscribe; channel_reader: a message a socket's reader could not handle.
+CHANNEL_LAYER_ERRORS = Counter(
+    "flylive_channel_layer_errors_total", "Channel-layer calls that failed or timed out", ["operation"],
+    registry=REGISTRY,
+)
+
 # The contract's header (prom-client 15): text format 0.0.4.
 PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 

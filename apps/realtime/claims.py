@@ -27,7 +27,10 @@ def js_string(value: Any) -> str:
         return value
     if isinstance(value, list):
         # Array.prototype.join: null and undefined elements print as "".
-        return ",".join("" if item is None else js_string(item) for item in value)
+        try:
+            return ",".join("" if item is None else js_string(item) for item in value)
+        except RecursionError:  # a claim nested hundreds deep is no genuine token's
+            raise ValueError("nested too deeply") from None
     return "[object Object]"
 
 

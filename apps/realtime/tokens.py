@@ -1,11 +1,14 @@
-"""FlyLive JWT verification (contract 1.3), with PyJWT's header parser and HMAC primitives.
+"""FlyLive JWT verification (contract 1.3), with PyJWT's HMAC primitives.
 
-The algorithm is pinned by us, not chosen by the token: the header must declare
-`"alg": "HS256"` (what Laravel mints), and the signature is checked as
-HMAC-SHA256 over `part0.part1` with JWT_SECRET. `alg: none`, any other algorithm
-and a header that is not a JSON object are refused. (The baseline never parsed
-the header and only checked the MAC; tightening it breaks no genuine token.) We
-do not use `jwt.decode()` because the contract's expiry rules differ from PyJWT's.
+The algorithm is pinned by us, not chosen by the token: the header must be a JSON
+object declaring `"alg": "HS256"` (what Laravel mints), and the signature is
+checked as HMAC-SHA256 over `part0.part1` with JWT_SECRET. `alg: none`, any other
+algorithm and a header that is not a JSON object are refused. Nothing else in the
+header is read: `kid`, `typ`, `cty` and any other member may hold any JSON value
+(PyJWT's `get_unverified_header` refuses e.g. a numeric `kid`, so the header is
+parsed here). (The baseline never parsed the header and only checked the MAC;
+tightening it to `alg` breaks no genuine token.) We do not use `jwt.decode()`
+because the contract's expiry rules differ from PyJWT's.
 
 Expiry follows the contract, not PyJWT: `exp < now` is expired (`exp == now`
 passes); without a numeric `exp`, a numeric `iat` older than JWT_MAX_AGE_SECONDS
@@ -21,7 +24,6 @@ import math
 import time
 from typing import Any
 
-import jwt
 from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_decode
 
@@ -36,8 +38,15 @@ class InvalidToken(Exception):
 
 def _number(value: Any) -> float | None:
     """`value` if JavaScript's typeof would say "number", else None."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # beyond a double: JSON.parse makes it +-Infinity
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
     return None
 
 
@@ -48,6 +57,17 @@ def _b64url(part: str) -> bytes:
         raise InvalidToken("bad base64url") from exc
 
 
+def header_algorithm(header_b64: str) -> object:
+    """The header's `alg` member (None when absent); InvalidToken unless the header is a JSON object."""
+    try:
+        header = loads(_b64url(header_b64))
+    except ValueError as exc:
+        raise InvalidToken("header is not JSON") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("header is not an object")
+    return header.get("alg")
+
+
 def verify_token(token: str, secret: str, *, max_age_seconds: int, now: int | None = None) -> Any:
     """The decoded payload of a valid token (any JSON value; the claims model checks its shape).
 
@@ -56,11 +76,7 @@ def verify_token(token: str, secret: str, *, max_age_seconds: int, now: int | No
     if len(parts) != 3:
         raise InvalidToken("not three parts")
     header_b64, payload_b64, signature_b64 = parts
-    try:
-        algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.DecodeError as exc:
-        raise InvalidToken("bad header") from exc
-    if algorithm != "HS256":
+    if header_algorithm(header_b64) != "HS256":
         raise InvalidToken("algorithm is not HS256")
     try:
         signing_input = f"{header_b64}.{payload_b64}".encode()  # Node's hmac.update(string): UTF-8

@@ -10,6 +10,9 @@ os.environ.setdefault("LARAVEL_API_URL", "http://127.0.0.1:9")
 os.environ.setdefault("LARAVEL_INTERNAL_KEY", "test-internal-key-test-internal-key-0123")
 os.environ.setdefault("NODE_ENV", "test")
 
+from flylive.config import get_config, refuse_in_production
 from flylive.settings.base import *  # noqa: F403
+
+refuse_in_production(get_config(), __name__)
 
 DEBUG = False

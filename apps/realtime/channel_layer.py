@@ -1,0 +1,105 @@
+"""The channel layer: channels_redis's pub/sub layer with a deadline on every call.
+
+    CHANNEL_LAYERS = {"default": {"BACKEND": "apps.realtime.channel_layer.BoundedPubSubChannelLayer",
+                                  "CONFIG": {"prefix": "flylive"}}}
+
+- Without `hosts` it connects to the configured Redis (flylive.config), so the Redis
+  password is never a Django setting.
+- `new_channel`, `send`, `group_add`, `group_discard` and `group_send` are bounded by
+  `call_timeout` (5 s): a Redis that does not answer fails the call with
+  `ChannelLayerError` (counted in `flylive_channel_layer_errors_total{operation}` and
+  logged) instead of hanging the event that made it. `receive` is not bounded: it waits
+  for messages by design.
+- `new_channel` that fails leaves no channel behind, and `release_channel` drops a
+  channel's queue and subscription without the receive-cancel dance.
+- Reconnection: the layer's pub/sub connection is redis-py's, which reconnects and
+  re-subscribes every channel and group it had when Redis comes back (PubSub.on_connect);
+  sockets connected before a Redis restart keep their subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+
+from flylive.config import get_config
+from flylive.metrics import CHANNEL_LAYER_ERRORS
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_LAYER_TIMEOUT_SECONDS = 5.0
+
+
+class ChannelLayerError(Exception):
+    """A channel-layer call failed or ran past its deadline."""
+
+
+def configured_host() -> dict[str, Any]:
+    """channels_redis's host entry for the configured Redis (address, then credentials apart)."""
+    config = get_config()
+    scheme = "rediss" if config.REDIS_TLS else "redis"
+    host: dict[str, Any] = {"address": f"{scheme}://{config.REDIS_HOST}:{config.REDIS_PORT}/{config.REDIS_DB}"}
+    if config.REDIS_PASSWORD:
+        host["password"] = config.REDIS_PASSWORD
+        if config.REDIS_USERNAME:
+            host["username"] = config.REDIS_USERNAME
+    return host
+
+
+class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
+    def __init__(self, *args: Any, hosts: list[Any] | None = None,
+                 call_timeout: float = CHANNEL_LAYER_TIMEOUT_SECONDS, **kwargs: Any) -> None:
+        super().__init__(*args, hosts=hosts if hosts else [configured_host()], **kwargs)
+        self.call_timeout = call_timeout
+
+    def _loop_layer(self) -> RedisPubSubLoopLayer:
+        layer: RedisPubSubLoopLayer = self._get_layer()
+        return layer
+
+    async def _bounded(self, operation: str, call: Any) -> Any:
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                return await call
+        except Exception as exc:
+            CHANNEL_LAYER_ERRORS.labels(operation=operation).inc()
+            logger.warning("channel layer %s failed: %r", operation, exc)
+            raise ChannelLayerError(f"channel layer {operation} failed: {exc!r}") from exc
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        layer = self._loop_layer()
+        # Named here, not by the loop layer, so that a failed subscribe can be undone.
+        name = f"{layer.prefix}{prefix}{uuid.uuid4().hex}"
+        try:
+            await self._bounded("new_channel", layer._subscribe_to_channel(name))
+        except BaseException:
+            await asyncio.shield(self._forget_channel(layer, name))
+            raise
+        return name
+
+    async def release_channel(self, channel: str) -> None:
+        """Drop a channel made by `new_channel` (its queue and its subscription); idempotent."""
+        await self._forget_channel(self._loop_layer(), channel)
+
+    async def _forget_channel(self, layer: RedisPubSubLoopLayer, channel: str) -> None:
+        if layer.channels.pop(channel, None) is None:
+            return
+        # A failure is logged; a subscription without a queue only drops what it receives.
+        with contextlib.suppress(ChannelLayerError):
+            await self._bounded("unsubscribe", layer._get_shard(channel).unsubscribe(channel))
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        await self._bounded("send", self._loop_layer().send(channel, message))
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self._bounded("group_add", self._loop_layer().group_add(group, channel))
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        await self._bounded("group_discard", self._loop_layer().group_discard(group, channel))
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self._bounded("group_send", self._loop_layer().group_send(group, message))
