@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flylive.settings.test")
 
 from apps.media.gateway import MediaUnavailableError  # noqa: E402
+from apps.media.rpc_contract import BENCH_ADD_PLAIN_LISTENERS, PlainListenersRequest  # noqa: E402
 from apps.media.tests.live_stack import LiveStack, media_rpc  # noqa: E402
 from apps.media.tests.media_node_process import media_env, run_media_node  # noqa: E402
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until  # noqa: E402
@@ -169,16 +170,14 @@ async def listener_steps(stack: LiveStack, steps: list[int], window: float) -> l
                 try:
                     while have < target:
                         count = min(LISTENERS_PER_CALL, target - have)
-                        reply = await rpc.call_room(
-                            ROOM,
-                            "bench.addPlainListeners",
-                            {"count": count, "ip": "127.0.0.1", "ports": ports},
-                            missing="Room not found",
+                        reply = await rpc.request_room(
+                            BENCH_ADD_PLAIN_LISTENERS,
+                            PlainListenersRequest(roomId=ROOM, count=count, ip="127.0.0.1", ports=ports),
                         )
                         have += count
                         assert reply is not None
-                        consumers += int(reply["consumers"])
-                        workers = [psutil.Process(pid) for pid in reply["workerPids"]]
+                        consumers += reply.consumers
+                        workers = [psutil.Process(pid) for pid in reply.workerPids]
                 except MediaUnavailableError:
                     # The cores are saturated (workers and the bench's receivers share them).
                     print(f"  {target:5d} listeners: could not add them within the RPC timeout "

@@ -1,23 +1,14 @@
-"""The web processes' way to the media service: an RPC client over the channel layer.
+"""The web processes' way to the media plane: an RPC client over the channel layer.
 
 A room's media (its routers and everything on them) lives on one media node
 (`manage.py runmedia`), never in a web process, so any web process can serve any
 room. Web code calls the functions at the bottom of this module; they find the
-room's node in Redis (`room:{roomId}:media_node`, placed by load on the first
-`ensure_room_media`), send the request to that node's own channel and wait for
-the answer.
+room's node in Redis (`room:{roomId}:media_node`, placed by load on the room's
+first `transport:create`), send the request to that node's own channel and wait
+for the answer. The methods and their shapes are `apps.media.rpc_contract`.
 
-Wire format (the node's side is `apps.media.rpc_server`):
-
-request, sent with `channel_layer.send("media.rpc.<nodeId>", ...)`:
-    {"type": "media.request", "id": "<uuid hex>", "method": "room.ensure",
-     "params": {"roomId": "42"}, "reply_channel": "<this process's reply channel>", "sentAt": <s>}
-reply:
-    {"type": "media.reply", "id": "<same id>", "result": {...}}
- or {"type": "media.reply", "id": "<same id>", "error": {"message": "...", "client": true|false}}
-A `client` error carries a contract text ("Transport not found") and is raised
-as ClientError; any other error as MediaRpcError. A request whose
-`reply_channel` is None is a notification.
+`room:join` never reaches a node: its `rtpCapabilities` follow from the configured
+codecs (`router_rtp_capabilities`), so joins cannot fill the media plane.
 
 Each node has its own channel because the channel layer is pub/sub: every
 subscriber of a name gets every message. A client built without a registry (a
@@ -32,19 +23,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import logging
 import time
 import uuid
 import weakref
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from apps.media import rpc_contract as rpc
+from apps.media.mediasoup import ortc
 from apps.media.node_registry import NodeRegistry, least_loaded, node_channel
+from apps.media.rpc_contract import RequestT, ResponseT, RoomRequestT, RpcMethod
+from apps.media.worker_pool import MEDIA_CODECS
 from apps.realtime.event_registry import ClientError
+from flylive.metrics import MEDIA_CAPACITY_REFUSALS
 
 logger = logging.getLogger(__name__)
 
 MEDIA_RPC_CHANNEL = "media.rpc"
 DEFAULT_TIMEOUT_SECONDS = 5.0
+# Notifications have nobody waiting; this only bounds how late a node may still act on one.
+NOTIFY_BUDGET_SECONDS = 30.0
+# What a client sees when the media plane cannot take the room (contract 2.1 / 2.3).
+CAPACITY_ERROR = "Internal server error"
 
 
 class MediaUnavailableError(RuntimeError):
@@ -53,6 +58,29 @@ class MediaUnavailableError(RuntimeError):
 
 class MediaRpcError(RuntimeError):
     """The media service answered the request with an error."""
+
+
+@functools.cache
+def _router_rtp_capabilities() -> dict[str, Any]:
+    # The same function a router runs on creation (worker.create_router), on the same codecs.
+    return dict(ortc.generate_router_rtp_capabilities(copy.deepcopy(MEDIA_CODECS)))  # type: ignore[arg-type]
+
+
+def router_rtp_capabilities() -> dict[str, Any]:
+    """What every router of this server answers as `rtpCapabilities` (the `room:join` ack's), computed
+    once from MEDIA_CODECS without a media node. A fresh copy: callers may keep or change it."""
+    return copy.deepcopy(_router_rtp_capabilities())
+
+
+async def rtp_capabilities_for_join(room_id: str) -> dict[str, Any]:
+    """RoomService's `ensure_media`: the join ack's capabilities; no router, no media node."""
+    return router_rtp_capabilities()
+
+
+def _refuse_for_capacity(reason: str, detail: str, room_id: str) -> ClientError:
+    MEDIA_CAPACITY_REFUSALS.labels(reason=reason).inc()
+    logger.warning("media capacity: room %s refused (%s): %s", room_id, reason, detail)
+    return ClientError(CAPACITY_ERROR, code="media_capacity")
 
 
 class MediaRpcClient:
@@ -67,42 +95,57 @@ class MediaRpcClient:
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._start_lock = asyncio.Lock()
+        # sid -> futures of that socket's requests still waiting for their answer.
+        self._socket_calls: dict[str, set[asyncio.Future[None]]] = {}
 
-    async def call(self, method: str, params: dict[str, Any], *, channel: str = MEDIA_RPC_CHANNEL,
-                   wait_seconds: float | None = None) -> dict[str, Any]:
-        """Send one request and return its `result`; raise on error reply or timeout."""
+    async def request(self, method: RpcMethod[RequestT, ResponseT], params: RequestT, *,
+                      channel: str = MEDIA_RPC_CHANNEL, wait_seconds: float | None = None) -> ResponseT:
+        """Send one request and return its validated response; raise on an error reply or timeout."""
+        timeout = wait_seconds if wait_seconds is not None else self.timeout
         reply_channel = await self._ensure_reader()
         request_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            await self.channel_layer.send(channel, {
-                "type": "media.request", "id": request_id, "method": method, "params": params,
-                "reply_channel": reply_channel, "sentAt": time.time(),
-            })
-            reply = await asyncio.wait_for(future, wait_seconds if wait_seconds is not None else self.timeout)
+            await self.channel_layer.send(channel, self._envelope(request_id, method, params, reply_channel,
+                                                                  timeout))
+            raw = await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise MediaUnavailableError(f"media service did not answer {method} in time") from None
+            raise MediaUnavailableError(f"media service did not answer {method.name} in time") from None
         finally:
             self._pending.pop(request_id, None)
-        error = reply.get("error")
-        if error is not None:
-            message = str(error.get("message")) if isinstance(error, dict) else str(error)
-            if isinstance(error, dict) and error.get("client"):
-                raise ClientError(message)
-            raise MediaRpcError(f"{method}: {message}")
-        result = reply.get("result")
-        return result if isinstance(result, dict) else {}
+        try:
+            reply = rpc.RpcReply.model_validate(raw)
+        except ValidationError:
+            raise MediaRpcError(f"{method.name}: malformed reply") from None
+        if reply.error is not None:
+            if reply.error.client:
+                raise ClientError(reply.error.message)
+            if reply.error.reason == rpc.CAPACITY_REASON:
+                raise _refuse_for_capacity("workers_full", reply.error.message,
+                                           str(getattr(params, "roomId", "")))
+            raise MediaRpcError(f"{method.name}: {reply.error.message}")
+        try:
+            return method.response.model_validate(reply.result or {})
+        except ValidationError as exc:
+            raise MediaRpcError(f"{method.name}: reply does not match the contract: {exc}") from None
 
-    async def notify(self, method: str, params: dict[str, Any], *, channel: str = MEDIA_RPC_CHANNEL) -> None:
+    async def notify(self, method: RpcMethod[RequestT, Any], params: RequestT, *,
+                     channel: str = MEDIA_RPC_CHANNEL) -> None:
         """Send a request that expects no reply."""
-        await self.channel_layer.send(channel, {
-            "type": "media.request", "id": uuid.uuid4().hex, "method": method, "params": params,
-            "reply_channel": None, "sentAt": time.time(),
-        })
+        await self.channel_layer.send(
+            channel, self._envelope(uuid.uuid4().hex, method, params, None, NOTIFY_BUDGET_SECONDS))
+
+    @staticmethod
+    def _envelope(request_id: str, method: RpcMethod[RequestT, Any], params: RequestT,
+                  reply_channel: str | None, budget_seconds: float) -> dict[str, Any]:
+        return rpc.RpcRequest(id=request_id, method=method.name, params=params.model_dump(mode="json"),
+                              reply_channel=reply_channel, budgetMs=int(budget_seconds * 1000)).model_dump()
 
     async def room_channel(self, room_id: str, *, place: bool = False) -> str | None:
-        """The channel of the node hosting the room (placing it by load when `place`); None: no live node."""
+        """The channel of the node hosting the room (placing it by load when `place`); None: no live node.
+
+        Every lookup also renews the room's node mapping, so a room older than its TTL keeps it."""
         if self.registry is None:
             return MEDIA_RPC_CHANNEL
         node_id, nodes = await self.registry.room_node_and_live_nodes(room_id, int(time.time() * 1000))
@@ -112,24 +155,52 @@ class MediaRpcClient:
             return None
         candidate = least_loaded(nodes)
         if candidate is None:
-            raise MediaUnavailableError("no live media node takes new rooms")
+            raise _refuse_for_capacity("no_node", f"{len(nodes)} live node(s), none takes new rooms", room_id)
         holder = await self.registry.place_room(room_id, candidate, replacing_dead=node_id)
         if holder not in nodes:
             raise MediaUnavailableError(f"room {room_id} is placed on a dead media node")
         return nodes[holder].channel or node_channel(holder)
 
-    async def call_room(self, room_id: str, method: str, params: dict[str, Any], *,
-                        missing: str | None, place: bool = False) -> dict[str, Any] | None:
-        """Call `method` on the room's node.
+    async def request_room(self, method: RpcMethod[RoomRequestT, ResponseT],
+                           params: RoomRequestT) -> ResponseT | None:
+        """`method` on the room's node (`params.roomId`).
 
-        No live node hosts the room: raise ClientError(missing), or return None when `missing` is None.
+        No live node hosts the room: raise ClientError(method.missing), or return None when it has none.
         """
-        channel = await self.room_channel(room_id, place=place)
-        if channel is None:
-            if missing is None:
-                return None
-            raise ClientError(missing)
-        return await self.call(method, {"roomId": room_id, **params}, channel=channel)
+        # A socket's requests are tracked so that its release waits for them (release_socket).
+        tracked = isinstance(params, rpc.SocketRequest) and method is not rpc.SOCKET_RELEASE
+        sid = params.sid if isinstance(params, rpc.SocketRequest) and tracked else None
+        with self._socket_call(sid):
+            channel = await self.room_channel(params.roomId, place=method.places_room)
+            if channel is None:
+                if method.missing is None:
+                    return None
+                raise ClientError(method.missing)
+            return await self.request(method, params, channel=channel)
+
+    @contextlib.contextmanager
+    def _socket_call(self, sid: str | None) -> Iterator[None]:
+        if sid is None:
+            yield
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        calls = self._socket_calls.setdefault(sid, set())
+        calls.add(done)
+        try:
+            yield
+        finally:
+            done.set_result(None)
+            calls.discard(done)
+            if not calls:
+                self._socket_calls.pop(sid, None)
+
+    async def release_socket(self, room_id: str, sid: str, epoch: int) -> None:
+        """Close what the socket made in the room, after its requests still in flight were answered
+        (or timed out): a release that overtook a transport:create would leave that transport behind."""
+        in_flight = list(self._socket_calls.get(sid, ()))
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=self.timeout)
+        await self.request_room(rpc.SOCKET_RELEASE, rpc.SocketRequest(roomId=room_id, sid=sid, epoch=epoch))
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -160,6 +231,8 @@ class MediaRpcClient:
             except Exception:
                 logger.exception("media RPC reply channel failed; restarting it on the next call")
                 return
+            if not isinstance(message, dict):
+                continue
             future = self._pending.get(str(message.get("id")))
             if future is not None and not future.done():
                 future.set_result(message)
@@ -189,98 +262,92 @@ def use_media_rpc_client(client: MediaRpcClient) -> None:
 
 # --- the service functions web code calls --------------------------------------------------------
 
-async def ensure_room_media(room_id: str) -> dict[str, Any]:
-    """Make sure the room has its media (placed on the least loaded node); return its RTP capabilities.
-
-    The dict is mediasoup's `router.rtpCapabilities`, as `room:join` acks it.
-    Raises MediaUnavailableError when no media node answers in time, MediaRpcError
-    when it answers with an error (e.g. every worker is at capacity).
-    """
-    result = await media_rpc_client().call_room(room_id, "room.ensure", {}, missing=None, place=True)
-    capabilities = (result or {}).get("rtpCapabilities")
-    if not isinstance(capabilities, dict):
-        raise MediaRpcError("room.ensure: reply has no rtpCapabilities")
-    return capabilities
-
-
 async def notify_room_closed(room_id: str, reason: str) -> None:
-    """The room was closed (rooms app): tear its media down. Fire and forget."""
+    """The room was closed (rooms app): tear everything of its media down. Fire and forget."""
     client = media_rpc_client()
     channel = await client.room_channel(room_id)
     if channel is not None:
-        await client.notify("room.close", {"roomId": room_id, "reason": reason}, channel=channel)
+        await client.notify(rpc.ROOM_CLOSE, rpc.RoomCloseRequest(roomId=room_id, reason=reason),
+                            channel=channel)
 
 
-async def release_socket_media(room_id: str, sid: str) -> None:
-    """Close every transport (so producers and consumers) the socket made in the room.
+async def release_room_media(room_id: str) -> None:
+    """The room's last member left: close its routers now (its Redis state waits for auto-close).
 
-    For room:leave (the rooms app calls it) and disconnect (media's own hook).
-    """
-    await media_rpc_client().call_room(room_id, "socket.release", {"sid": sid}, missing=None)
-
-
-async def create_transport(room_id: str, sid: str, user_id: int | float, direction: str) -> dict[str, Any]:
-    """transport:create: `{id, iceParameters, iceCandidates, dtlsParameters}`."""
-    result = await media_rpc_client().call_room(
-        room_id, "transport.create", {"sid": sid, "userId": user_id, "type": direction},
-        missing="Room not found")
-    return result or {}
+    The node keeps them if media was made in the room again meanwhile (a new member's transport)."""
+    client = media_rpc_client()
+    channel = await client.room_channel(room_id)
+    if channel is not None:
+        await client.notify(rpc.ROOM_RELEASE, rpc.RoomRequest(roomId=room_id), channel=channel)
 
 
-async def connect_transport(room_id: str, sid: str, transport_id: str,
-                            dtls_parameters: dict[str, Any]) -> None:
-    await media_rpc_client().call_room(
-        room_id, "transport.connect",
-        {"sid": sid, "transportId": transport_id, "dtlsParameters": dtls_parameters},
-        missing="Transport not found")
+async def release_socket_media(room_id: str, sid: str, epoch: int = 0) -> None:
+    """Close every transport (so producers and consumers) the socket made in the room up to `epoch`.
+
+    For room:leave, joining another room, and disconnect (media's own hooks, events.py)."""
+    await media_rpc_client().release_socket(room_id, sid, epoch)
+
+
+async def create_transport(room_id: str, sid: str, user_id: int | float,
+                           direction: Literal["producer", "consumer"], *,
+                           epoch: int = 0) -> dict[str, Any]:
+    """transport:create: `{id, iceParameters, iceCandidates, dtlsParameters}` (places the room if new)."""
+    created = await media_rpc_client().request_room(rpc.TRANSPORT_CREATE, rpc.TransportCreateRequest(
+        roomId=room_id, sid=sid, epoch=epoch, userId=user_id, type=direction))
+    assert created is not None  # `missing` is set: no node raised ClientError
+    return created.model_dump(mode="json")
+
+
+async def connect_transport(room_id: str, sid: str, transport_id: str, dtls_parameters: dict[str, Any], *,
+                            epoch: int = 0) -> None:
+    await media_rpc_client().request_room(rpc.TRANSPORT_CONNECT, rpc.TransportConnectRequest(
+        roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, dtlsParameters=dtls_parameters))
 
 
 async def produce(room_id: str, sid: str, user_id: int | float, transport_id: str,
-                  rtp_parameters: dict[str, Any]) -> str:
+                  rtp_parameters: dict[str, Any], *, epoch: int = 0) -> str:
     """audio:produce: the new producer's id (announced to the room by the media node)."""
-    result = await media_rpc_client().call_room(
-        room_id, "producer.create",
-        {"sid": sid, "userId": user_id, "transportId": transport_id, "kind": "audio",
-         "rtpParameters": rtp_parameters},
-        missing="Transport not found")
-    return str((result or {})["id"])
+    created = await media_rpc_client().request_room(rpc.PRODUCER_CREATE, rpc.ProducerCreateRequest(
+        roomId=room_id, sid=sid, epoch=epoch, userId=user_id, transportId=transport_id, kind="audio",
+        rtpParameters=rtp_parameters))
+    assert created is not None
+    return created.id
 
 
 async def consume(room_id: str, sid: str, transport_id: str, producer_id: str,
-                  rtp_capabilities: dict[str, Any]) -> dict[str, Any]:
+                  rtp_capabilities: dict[str, Any], *, epoch: int = 0) -> dict[str, Any]:
     """audio:consume: `{id, producerId, kind, rtpParameters}` of a paused consumer."""
-    result = await media_rpc_client().call_room(
-        room_id, "consumer.create",
-        {"sid": sid, "transportId": transport_id, "producerId": producer_id,
-         "rtpCapabilities": rtp_capabilities},
-        missing="Room not found")
-    return result or {}
+    created = await media_rpc_client().request_room(rpc.CONSUMER_CREATE, rpc.ConsumerCreateRequest(
+        roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, producerId=producer_id,
+        rtpCapabilities=rtp_capabilities))
+    assert created is not None
+    return created.model_dump(mode="json")
 
 
-async def resume_consumer(room_id: str, sid: str, consumer_id: str) -> bool:
+async def resume_consumer(room_id: str, sid: str, consumer_id: str, *, epoch: int = 0) -> bool:
     """consumer:resume: True when deferred until its speaker is among the forwarded ones."""
-    result = await media_rpc_client().call_room(
-        room_id, "consumer.resume", {"sid": sid, "consumerId": consumer_id}, missing="Room not found")
-    return bool((result or {}).get("deferred"))
+    resumed = await media_rpc_client().request_room(rpc.CONSUMER_RESUME, rpc.ConsumerResumeRequest(
+        roomId=room_id, sid=sid, epoch=epoch, consumerId=consumer_id))
+    return resumed is not None and resumed.deferred
 
 
-async def set_producer_paused(room_id: str, sid: str, producer_id: str, paused: bool) -> None:
+async def set_producer_paused(room_id: str, sid: str, producer_id: str, paused: bool, *,
+                              epoch: int = 0) -> None:
     """audio:selfMute / audio:selfUnmute of the socket's own producer."""
-    await media_rpc_client().call_room(
-        room_id, "producer.setPaused", {"sid": sid, "producerId": producer_id, "paused": paused},
-        missing="Producer not found")
+    await media_rpc_client().request_room(rpc.PRODUCER_SET_PAUSED, rpc.ProducerSetPausedRequest(
+        roomId=room_id, sid=sid, epoch=epoch, producerId=producer_id, paused=paused))
 
 
 async def set_user_producers_paused(room_id: str, user_id: int | float, paused: bool) -> int:
     """seat:mute / seat:unmute by an owner or admin: pause or resume the user's producers; how many."""
-    result = await media_rpc_client().call_room(
-        room_id, "user.setProducersPaused", {"userId": user_id, "paused": paused}, missing=None)
-    return int((result or {}).get("count", 0))
+    request = rpc.UserProducersPausedRequest(roomId=room_id, userId=user_id, paused=paused)
+    result = await media_rpc_client().request_room(rpc.USER_SET_PRODUCERS_PAUSED, request)
+    return 0 if result is None else result.count
 
 
 async def close_user_producers(room_id: str, user_id: int | float) -> int:
     """seat:lock on an occupied seat: close the kicked user's producers (each announced with
     audio:producerClosed); how many."""
-    result = await media_rpc_client().call_room(room_id, "user.closeProducers", {"userId": user_id},
-                                                missing=None)
-    return int((result or {}).get("count", 0))
+    result = await media_rpc_client().request_room(rpc.USER_CLOSE_PRODUCERS,
+                                                   rpc.UserRequest(roomId=room_id, userId=user_id))
+    return 0 if result is None else result.count

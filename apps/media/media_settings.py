@@ -25,6 +25,8 @@ class MediaSettings:
     respawn_initial_delay: float = 1.0
     respawn_max_delay: float = 30.0
     rpc_timeout: float = 5.0
+    # Requests a node runs at once (rpc_server.py says why there is a bound).
+    max_concurrent_requests: int = 64
     # `runmedia --bench`: serve bench-only RPCs (plain-RTP listeners); never in production.
     bench_rpc: bool = False
 

@@ -1,10 +1,13 @@
 """Media nodes in Redis: who is alive and how loaded (`media:nodes`), and which node hosts a room.
 
 - `media:nodes`              hash nodeId -> JSON NodeInfo, rewritten by each node's heartbeat;
-                             an entry older than NODE_DEAD_AFTER_MS is a dead node.
+                             an entry older than MEDIA_NODE_DEAD_AFTER_MS is a dead node.
 - `room:{roomId}:media_node` the node that hosts the room's media; written with a
-                             compare-and-set so concurrent first joins on several web
-                             processes agree, and replaced only when that node is dead.
+                             compare-and-set so concurrent first transports on several web
+                             processes agree, and replaced only when that node is dead; its TTL
+                             is renewed by every media request for the room.
+- `media:node:{nodeId}:rooms` set of the rooms placed on that node (kept by the place and
+                             release scripts): what a node found dead gives up (reports.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from redis.asyncio import Redis
 from flylive.redis_values import as_text
 
 MEDIA_NODES_KEY = "media:nodes"
+# Fallback when no threshold is passed in (MEDIA_NODE_DEAD_AFTER_MS's default).
 NODE_DEAD_AFTER_MS = 10_000
 HEARTBEAT_INTERVAL_SECONDS = 2.0
 ROOM_NODE_TTL_SECONDS = 86400
@@ -31,6 +35,10 @@ LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 def room_node_key(room_id: str) -> str:
     return f"room:{room_id}:media_node"
+
+
+def node_rooms_key(node_id: str) -> str:
+    return f"media:node:{node_id}:rooms"
 
 
 def room_producers_key(room_id: str) -> str:
@@ -79,8 +87,8 @@ class NodeInfo:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def is_alive(self, now_ms: int) -> bool:
-        return now_ms - self.updatedAt <= NODE_DEAD_AFTER_MS
+    def is_alive(self, now_ms: int, dead_after_ms: int = NODE_DEAD_AFTER_MS) -> bool:
+        return now_ms - self.updatedAt <= dead_after_ms
 
     def accepts_rooms(self) -> bool:
         return not self.draining and self.workers.active > 0 and self.routers < self.capacity
@@ -90,54 +98,83 @@ class NodeInfo:
         return self.routers / self.capacity if self.capacity else 1.0
 
 
-def _live(raw: dict[Any, Any], now_ms: int) -> dict[str, NodeInfo]:
-    """The registry hash's entries that parse and whose heartbeat is recent."""
+def _nodes(raw: dict[Any, Any]) -> dict[str, NodeInfo]:
+    """The registry hash's entries that parse."""
     nodes: dict[str, NodeInfo] = {}
     for key, value in raw.items():
         info = NodeInfo.from_json(value)
-        if info is not None and info.is_alive(now_ms):
+        if info is not None:
             nodes[as_text(key)] = info
     return nodes
+
+
+def _default_dead_after_ms() -> int:
+    from flylive.config import get_config
+
+    return get_config().MEDIA_NODE_DEAD_AFTER_MS
 
 
 class NodeRegistry:
     """Reads and writes the media node registry and room placement."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, dead_after_ms: int | None = None) -> None:
         self.redis = redis
+        self.dead_after_ms = _default_dead_after_ms() if dead_after_ms is None else dead_after_ms
         self._place = redis.register_script((LUA_DIR / "room_node_place.lua").read_text())
         self._release = redis.register_script((LUA_DIR / "room_node_release.lua").read_text())
+        self._claim_dead = redis.register_script((LUA_DIR / "node_claim_dead.lua").read_text())
 
-    async def heartbeat(self, node_id: str, info: NodeInfo) -> None:
-        await self.redis.hset(MEDIA_NODES_KEY, node_id, info.to_json())
+    async def heartbeat(self, node_id: str, info: NodeInfo) -> bool:
+        """Write the node's entry; True when there was none (first beat, or the node was declared dead)."""
+        return bool(await self.redis.hset(MEDIA_NODES_KEY, node_id, info.to_json()))
 
     async def deregister(self, node_id: str) -> None:
+        """A node stopping gracefully: out of the registry, every room placed on it given up."""
+        for room_id in await self.redis.smembers(node_rooms_key(node_id)):
+            await self.release_room(as_text(room_id), node_id)
         await self.redis.hdel(MEDIA_NODES_KEY, node_id)
 
+    def _live(self, raw: dict[Any, Any], now_ms: int) -> dict[str, NodeInfo]:
+        nodes = _nodes(raw).items()
+        return {node_id: info for node_id, info in nodes if info.is_alive(now_ms, self.dead_after_ms)}
+
     async def live_nodes(self, now_ms: int) -> dict[str, NodeInfo]:
-        return _live(await self.redis.hgetall(MEDIA_NODES_KEY), now_ms)
+        return self._live(await self.redis.hgetall(MEDIA_NODES_KEY), now_ms)
+
+    async def dead_nodes(self, now_ms: int) -> list[str]:
+        """Registered nodes whose heartbeat is older than the dead threshold."""
+        nodes = _nodes(await self.redis.hgetall(MEDIA_NODES_KEY))
+        return [node_id for node_id, info in nodes.items() if not info.is_alive(now_ms, self.dead_after_ms)]
+
+    async def claim_dead_node(self, node_id: str, now_ms: int) -> list[str] | None:
+        """Remove a dead node from the registry, atomically and for one caller only: its rooms, or None
+        (another caller claimed it, or its heartbeat came back)."""
+        claimed = await self._claim_dead(keys=[MEDIA_NODES_KEY, node_rooms_key(node_id)],
+                                         args=[node_id, now_ms - self.dead_after_ms])
+        if not claimed or int(claimed[0]) != 1:
+            return None
+        return sorted(as_text(room_id) for room_id in claimed[1])
 
     async def room_node_and_live_nodes(
         self, room_id: str, now_ms: int
     ) -> tuple[str | None, dict[str, NodeInfo]]:
-        """The room's recorded node and the live nodes, in one round trip (every media request needs both)."""
+        """The room's recorded node and the live nodes, in one round trip (every media request needs
+        both); renews the mapping's TTL on the way, so a room that lives past it keeps its node."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(room_node_key(room_id))
         pipe.hgetall(MEDIA_NODES_KEY)
-        node_id, raw = await pipe.execute()
-        return (None if node_id is None else as_text(node_id)), _live(raw, now_ms)
+        pipe.expire(room_node_key(room_id), ROOM_NODE_TTL_SECONDS)
+        node_id, raw, _ = await pipe.execute()
+        return (None if node_id is None else as_text(node_id)), self._live(raw, now_ms)
 
     async def place_room(self, room_id: str, candidate: str, *, replacing_dead: str | None) -> str:
         """Record `candidate` as the room's node unless another live choice is there; return the holder."""
-        holder = await self._place(keys=[room_node_key(room_id)],
-                                   args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS])
+        holder = await self._place(keys=[room_node_key(room_id), node_rooms_key(candidate)],
+                                   args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS, room_id])
         return as_text(holder)
 
     async def release_room(self, room_id: str, node_id: str) -> None:
-        await self._release(keys=[room_node_key(room_id)], args=[node_id])
-
-    async def refresh_room(self, room_id: str) -> None:
-        await self.redis.expire(room_node_key(room_id), ROOM_NODE_TTL_SECONDS)
+        await self._release(keys=[room_node_key(room_id), node_rooms_key(node_id)], args=[node_id, room_id])
 
 
 def least_loaded(nodes: dict[str, NodeInfo]) -> str | None:

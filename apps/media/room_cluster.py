@@ -11,6 +11,8 @@
 - Every transport, producer and consumer belongs to the socket that made it;
   another socket's ids are answered as if they did not exist.
 - Listener counts follow transports closing (DTLS closed, socket release, router close).
+- A socket's release covers what it made up to its epoch (released_sockets.py): a create still
+  running when the release came closes what it made instead of keeping it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from apps.media.media_objects import (
 )
 from apps.media.media_settings import MediaSettings
 from apps.media.mediasoup.errors import InvalidStateError, MediasoupError, UnsupportedError
+from apps.media.released_sockets import ReleasedSockets
 from apps.media.schemas import NewProducerEvent, ProducerClosedEvent, SpeakerActiveEvent, wire
 from apps.media.speaker_forwarding import ActiveSpeakerForwarding, ForwardingChange
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
@@ -42,6 +45,13 @@ from apps.realtime.event_registry import ClientError
 logger = logging.getLogger(__name__)
 
 TRANSPORTS_PER_SOCKET = 2  # per room: leaving the room frees them
+# Audio only: a send transport carries one microphone. mediasoup-client never produces twice on one
+# transport (mute is pause), so a second produce is not a client we serve: `Invalid payload`.
+MAX_PRODUCERS_PER_TRANSPORT = 1
+# A listener consumes each seated speaker once (15 seats, contract 5.1), plus producers that
+# closed and came back while their consumers close; 64 leaves room for that churn and stops a
+# client from piling thousands of consumers on one transport (`Cannot consume` beyond it).
+MAX_CONSUMERS_PER_TRANSPORT = 64
 # Who speaks: the worker's ActiveSpeakerObserver, re-evaluated every 200 ms (contract 4.6). It hears
 # speech relative to each producer's noise floor, so it needs real microphones (LIBRARY_REQUESTS.md 1).
 SPEAKER_OBSERVER_INTERVAL_MS = 200
@@ -79,12 +89,20 @@ class DistributionSlot:
         return producer_id if self.is_source else self.piped[producer_id].id
 
 
+class ClusterClosedError(RuntimeError):
+    """The cluster was closed (its room released) while a request was using it."""
+
+
 @dataclass(eq=False)
 class TransportEntry:
     transport: WebRtcTransportLike
     sid: str
+    epoch: int
     direction: str  # "producer" | "consumer"
     slot: DistributionSlot | None  # consumer transports only
+    producers: int = 0  # made on it, open or not: the cap counts attempts that succeeded
+    consumers: set[str] = field(default_factory=set)  # open consumers on it
+    consuming: int = 0  # consumers being made on it
 
 
 @dataclass(eq=False)
@@ -125,8 +143,10 @@ class RoomMediaCluster:
         source_worker: PooledWorker,
         source_router: RouterLike,
         observer: SpeakerObserverLike,
+        released: ReleasedSockets | None = None,
     ) -> None:
         self.room_id = room_id
+        self.released = released or ReleasedSockets()
         self.pool = pool
         self.settings = settings
         self.hooks = hooks
@@ -146,8 +166,10 @@ class RoomMediaCluster:
 
     @classmethod
     async def create(
-        cls, room_id: str, pool: WorkerPool, settings: MediaSettings, hooks: RoomHooks
+        cls, room_id: str, pool: WorkerPool, settings: MediaSettings, hooks: RoomHooks,
+        released: ReleasedSockets | None = None,
     ) -> RoomMediaCluster:
+        """The room's source router on the least loaded worker; NoWorkerAvailableError when all are full."""
         worker = pool.least_loaded()
         router = await pool.create_router(worker)
         try:
@@ -155,7 +177,7 @@ class RoomMediaCluster:
         except BaseException:
             await router.close()
             raise
-        return cls(room_id, pool, settings, hooks, worker, router, observer)
+        return cls(room_id, pool, settings, hooks, worker, router, observer, released)
 
     @property
     def rtp_capabilities(self) -> dict[str, Any]:
@@ -167,6 +189,17 @@ class RoomMediaCluster:
     @property
     def listener_count(self) -> int:
         return sum(slot.listeners for slot in self.slots)
+
+    def in_use(self) -> bool:
+        """Some socket has a transport here, or is making one."""
+        return bool(self.transports) or bool(self._reserved)
+
+    def routers(self) -> list[RouterLike]:
+        return [self.source_router] + [s.router for s in self.slots if not s.is_source]
+
+    def _check_not_released(self, sid: str, epoch: int) -> None:
+        if self.released.is_released(self.room_id, sid, epoch):
+            raise ClientError("Room not found")  # the socket left the room
 
     def stats(self) -> dict[str, Any]:
         """Where the room's media lives (tests, benchmarks, operators)."""
@@ -189,7 +222,12 @@ class RoomMediaCluster:
 
     # -- transports -----------------------------------------------------------------------
 
-    async def create_transport(self, sid: str, direction: str) -> dict[str, Any]:
+    async def create_transport(self, sid: str, direction: str, epoch: int = 0) -> dict[str, Any]:
+        """A WebRTC transport for the socket. ClusterClosedError: the room was released meanwhile
+        (nothing was kept; the caller may try again on a fresh cluster)."""
+        if self.closed:
+            raise ClusterClosedError(self.room_id)
+        self._check_not_released(sid, epoch)
         open_count = sum(1 for t in self.transports.values() if t.sid == sid) + self._reserved.get(sid, 0)
         if open_count >= TRANSPORTS_PER_SOCKET:
             raise ClientError("Transport limit reached")
@@ -199,14 +237,24 @@ class RoomMediaCluster:
             router = slot.router if slot else self.source_router
             worker = slot.worker if slot else self.source_worker
             transport = await self._new_webrtc_transport(router, worker, direction)
+        except Exception:
+            if self.closed:  # its router closed under it
+                raise ClusterClosedError(self.room_id) from None
+            raise
         finally:
             self._reserved[sid] -= 1
             if not self._reserved[sid]:
                 del self._reserved[sid]
         if self.closed:
-            await transport.close()
+            with contextlib.suppress(MediasoupError):
+                await transport.close()
+            raise ClusterClosedError(self.room_id)
+        if self.released.is_released(self.room_id, sid, epoch):
+            # Released while the worker made it: nobody would ever close it.
+            with contextlib.suppress(MediasoupError):
+                await transport.close()
             raise ClientError("Room not found")
-        entry = TransportEntry(transport, sid, direction, slot)
+        entry = TransportEntry(transport, sid, epoch, direction, slot)
         self.transports[transport.id] = entry
         if slot is not None:
             slot.listeners += 1
@@ -274,18 +322,34 @@ class RoomMediaCluster:
     # -- producers ------------------------------------------------------------------------
 
     async def produce(
-        self, sid: str, user_id: int | float, transport_id: str, kind: str, rtp_parameters: dict[str, Any]
+        self, sid: str, user_id: int | float, transport_id: str, kind: str, rtp_parameters: dict[str, Any],
+        epoch: int = 0,
     ) -> str:
+        self._check_not_released(sid, epoch)
         entry = self._own_transport(sid, transport_id)
         if entry.direction != "producer":
             raise ClientError("Transport not found")
+        if entry.producers >= MAX_PRODUCERS_PER_TRANSPORT:
+            raise ClientError("Invalid payload")
+        entry.producers += 1  # before the await: two racing produces cannot both pass the cap
         try:
             producer = await entry.transport.produce(
                 kind=kind, rtp_parameters=rtp_parameters, app_data={"userId": user_id}
             )
         except (UnsupportedError, TypeError, ValueError) as exc:
+            entry.producers -= 1
             logger.info("room %s: produce refused: %s", self.room_id, exc)
             raise ClientError("Invalid payload") from None
+        except BaseException:
+            entry.producers -= 1
+            if entry.transport.closed or self.closed:  # released or room closed meanwhile
+                raise ClientError("Transport not found") from None
+            raise
+        if entry.transport.closed or self.closed or self.released.is_released(self.room_id, sid, epoch):
+            # The socket's release (or the room's) came while the worker made it: don't keep it.
+            with contextlib.suppress(MediasoupError):
+                await producer.close()
+            raise ClientError("Transport not found")
         self.producers[producer.id] = ProducerEntry(producer, sid, user_id, transport_id)
         producer.observer.on("close", lambda *_: self._spawn(self._producer_gone(producer.id)))
         try:
@@ -374,18 +438,22 @@ class RoomMediaCluster:
     # -- consumers ------------------------------------------------------------------------
 
     async def consume(
-        self, sid: str, transport_id: str, producer_id: str, rtp_capabilities: dict[str, Any]
+        self, sid: str, transport_id: str, producer_id: str, rtp_capabilities: dict[str, Any], epoch: int = 0
     ) -> dict[str, Any]:
+        self._check_not_released(sid, epoch)
         if producer_id not in self.producers:
             raise ClientError("Cannot consume")
         entry = self._own_transport(sid, transport_id)
         slot = entry.slot
         if entry.direction != "consumer" or slot is None:
             raise ClientError("Transport not found")
+        if len(entry.consumers) + entry.consuming >= MAX_CONSUMERS_PER_TRANSPORT:
+            raise ClientError("Cannot consume")
         if not slot.holds(producer_id) or not self._can_consume(
             slot.router, slot.local_id(producer_id), rtp_capabilities
         ):
             raise ClientError("Cannot consume")
+        entry.consuming += 1  # counted before the await, like produce's cap
         try:
             consumer = await entry.transport.consume(
                 producer_id=slot.local_id(producer_id),
@@ -395,6 +463,13 @@ class RoomMediaCluster:
             )
         except (UnsupportedError, TypeError, ValueError):
             raise ClientError("Cannot consume") from None
+        finally:
+            entry.consuming -= 1
+        if entry.transport.closed or self.closed or self.released.is_released(self.room_id, sid, epoch):
+            with contextlib.suppress(MediasoupError):
+                await consumer.close()
+            raise ClientError("Transport not found")
+        entry.consumers.add(consumer.id)
         self.consumers[consumer.id] = ConsumerEntry(consumer, sid, producer_id, transport_id)
         self.forwarding.add_consumer(consumer.id, producer_id)
         consumer.observer.on("close", lambda *_: self._forget_consumer(consumer.id))
@@ -423,8 +498,12 @@ class RoomMediaCluster:
         return False
 
     def _forget_consumer(self, consumer_id: str) -> None:
-        if self.consumers.pop(consumer_id, None) is not None:
+        entry = self.consumers.pop(consumer_id, None)
+        if entry is not None:
             self.forwarding.remove_consumer(consumer_id)
+            transport = self.transports.get(entry.transport_id)
+            if transport is not None:
+                transport.consumers.discard(consumer_id)
 
     # -- active speakers ------------------------------------------------------------------
 
@@ -488,8 +567,10 @@ class RoomMediaCluster:
 
     # -- sockets and teardown -------------------------------------------------------------
 
-    async def release_socket(self, sid: str) -> None:
-        for transport_id in [t for t, e in self.transports.items() if e.sid == sid]:
+    async def release_socket(self, sid: str, epoch: int = 0) -> None:
+        """Close the socket's transports made up to `epoch`; anything still being made is closed
+        when it is done (the node recorded the release in `released` first)."""
+        for transport_id in [t for t, e in self.transports.items() if e.sid == sid and e.epoch <= epoch]:
             await self._close_transport(transport_id)
 
     async def _slot_for_listener(self) -> DistributionSlot:

@@ -1,9 +1,14 @@
-"""The media node's side of the RPC over the channel layer (the client is `apps.media.gateway`).
+"""The media node's side of the RPC over the channel layer (the client is `apps.media.gateway`;
+the methods and envelopes are `apps.media.rpc_contract`).
 
-request  {"type": "media.request", "id", "method", "params", "reply_channel"}  (reply_channel None: no reply)
-reply    {"type": "media.reply", "id", "result": {...}}
-      or {"type": "media.reply", "id", "error": {"message": text, "client": bool}}
-`client: true` carries a contract error text (ClientError) back to the web process as is.
+- A request is validated against its method's request model (`Invalid payload` otherwise) and
+  answered with its response model; a ClientError carries its contract text back as is, a
+  MediaCapacityError says `Internal server error` with reason "capacity", anything else is a
+  bug: logged, answered `Internal server error`.
+- The caller's budget (`budgetMs`, relative: clocks differ across hosts) becomes a local
+  deadline on receipt; a request still waiting for its turn when that passes is dropped, not
+  executed: its caller has given up and would never learn what it did.
+- At most `max_concurrent` requests run at once; the rest wait their turn (and may expire).
 """
 
 from __future__ import annotations
@@ -15,22 +20,61 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
+
+from apps.media import rpc_contract as rpc
+from apps.media.rpc_contract import RequestT, ResponseT, RpcMethod
 from apps.realtime.event_registry import ClientError
 
 logger = logging.getLogger(__name__)
 
 RpcHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
-# A request older than this was already given up by its caller: don't act on it.
-STALE_REQUEST_SECONDS = 30.0
+# Each request costs a few worker-channel round trips; running a burst of thousands at once only
+# makes every one of them late (so expired) and grows memory. Measured load stays far below this.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 64
+
+
+class MediaCapacityError(RuntimeError):
+    """The node cannot take the room: every worker is at MAX_ROOMS_PER_WORKER routers."""
+
+
+class HandlerTable:
+    """The node's implementation of each contract method, looked up by the request's name."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[RpcMethod[Any, Any], Callable[[Any], Awaitable[Any]]]] = {}
+
+    def add(self, method: RpcMethod[RequestT, ResponseT],
+            handler: Callable[[RequestT], Awaitable[ResponseT]]) -> None:
+        self._handlers[method.name] = (method, handler)
+
+    def names(self) -> set[str]:
+        return set(self._handlers)
+
+    async def __call__(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._handlers.get(name)
+        if entry is None:
+            raise ClientError("Invalid payload")
+        method, handler = entry
+        try:
+            request = method.request.model_validate(params)
+        except ValidationError:
+            raise ClientError("Invalid payload") from None
+        response = await handler(request)
+        result: dict[str, Any] = response.model_dump(mode="json", exclude_none=True)
+        return result
 
 
 class MediaRpcServer:
-    def __init__(self, channel_layer: Any, channel: str, handler: RpcHandler) -> None:
+    def __init__(self, channel_layer: Any, channel: str, handler: RpcHandler, *,
+                 max_concurrent: int = DEFAULT_MAX_CONCURRENT_REQUESTS) -> None:
         self.channel_layer = channel_layer
         self.channel = channel
         self.handler = handler
+        self._turns = asyncio.Semaphore(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
+        self.expired = 0  # requests dropped because their caller had given up (tests, logs)
 
     async def start(self) -> None:
         """Subscribe (before returning, so no request sent after this is missed) and serve."""
@@ -60,34 +104,43 @@ class MediaRpcServer:
                 logger.exception("media RPC channel %s failed; retrying", self.channel)
                 await asyncio.sleep(0.5)
                 continue
-            if not isinstance(message, dict) or message.get("type") != "media.request":
+            try:
+                request = rpc.RpcRequest.model_validate(message)
+            except ValidationError:
+                logger.warning("malformed media request dropped: %.200r", message)
                 continue
-            task = asyncio.create_task(self._answer(message))
+            # The deadline starts now, on this host's clock: the caller's budget minus nothing else.
+            deadline = time.monotonic() + request.budgetMs / 1000
+            task = asyncio.create_task(self._answer(request, deadline))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, message: dict[str, Any]) -> None:
-        method = str(message.get("method"))
-        params = message.get("params")
-        reply_channel = message.get("reply_channel")
-        reply: dict[str, Any] = {"type": "media.reply", "id": message.get("id")}
-        sent_at = message.get("sentAt")
-        if isinstance(sent_at, int | float) and time.time() - sent_at > STALE_REQUEST_SECONDS:
-            return
+    async def _answer(self, request: rpc.RpcRequest, deadline: float) -> None:
+        async with self._turns:
+            if time.monotonic() >= deadline:
+                self.expired += 1
+                logger.info("media RPC %s dropped: its caller gave up before its turn", request.method)
+                return
+            reply = await self._execute(request)
+        if request.reply_channel:
+            try:
+                await self.channel_layer.send(request.reply_channel, reply.model_dump(exclude_none=True))
+            except Exception:
+                logger.exception("could not send the reply to %s", request.method)
+
+    async def _execute(self, request: rpc.RpcRequest) -> rpc.RpcReply:
         started = time.monotonic()
         try:
-            if not isinstance(params, dict):
-                raise ClientError("Invalid payload")
-            result = await self.handler(method, params)
-            reply["result"] = result or {}
+            result = await self.handler(request.method, request.params)
+            reply = rpc.RpcReply(id=request.id, result=result or {})
         except ClientError as exc:
-            reply["error"] = {"message": exc.message, "client": True}
+            reply = rpc.RpcReply(id=request.id, error=rpc.RpcError(message=exc.message, client=True))
+        except MediaCapacityError as exc:
+            logger.warning("media RPC %s refused at capacity: %s", request.method, exc)
+            reply = rpc.RpcReply(id=request.id, error=rpc.RpcError(
+                message="Internal server error", reason=rpc.CAPACITY_REASON))
         except Exception:
-            logger.exception("media RPC %s failed", method)
-            reply["error"] = {"message": "Internal server error", "client": False}
-        logger.debug("media RPC %s took %.1f ms", method, (time.monotonic() - started) * 1000)
-        if reply_channel:
-            try:
-                await self.channel_layer.send(reply_channel, reply)
-            except Exception:
-                logger.exception("could not send the reply to %s", method)
+            logger.exception("media RPC %s failed", request.method)
+            reply = rpc.RpcReply(id=request.id, error=rpc.RpcError(message="Internal server error"))
+        logger.debug("media RPC %s took %.1f ms", request.method, (time.monotonic() - started) * 1000)
+        return reply

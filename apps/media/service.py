@@ -1,13 +1,18 @@
 """The media node (`manage.py runmedia`): worker pool, room clusters, RPC, registry heartbeat.
 
-Requests from web processes arrive on this node's own channel (`media.rpc.<nodeId>`),
-are answered by the room's cluster, and the node emits the media plane's server
-events itself through `apps.realtime.emit`. The node writes:
+Requests from web processes arrive on this node's own channel (`media.rpc.<nodeId>`), are
+checked against `rpc_contract` and answered by the room's cluster; the node emits the media
+plane's server events itself through `apps.realtime.emit`. The node writes:
 - `media:nodes[nodeId]` every HEARTBEAT_INTERVAL_SECONDS (workers, load, channel);
 - `room:{roomId}:producers` (producerId -> userId) for room:join's existingProducers;
-- releases `room:{roomId}:media_node` when a room's media goes away.
-A worker that dies takes its rooms with it: each is closed for everyone with
-`room:closed {reason: "worker_died"}` (via the rooms app), never left half alive.
+- `room:{roomId}:media_node` and `media:node:{nodeId}:rooms` when it takes a room (its first
+  transport) or gives it up (released, closed, lost);
+- `media:reports` when a worker dies (reports.py): the rooms app closes those rooms for
+  everyone (`room:closed {reason: "worker_died"}`); the node never calls the rooms app itself.
+
+A room's routers live from its first transport:create until its last member leaves
+(`room.release`, kept if someone made media again meanwhile) or the rooms app closes it
+(`room.close`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from apps.media import rpc_contract as rpc
 from apps.media.media_objects import CreateWorker
 from apps.media.media_settings import MediaSettings
 from apps.media.node_registry import (
@@ -34,18 +40,20 @@ from apps.media.node_registry import (
     node_channel,
     room_producers_key,
 )
-from apps.media.room_cluster import RoomMediaCluster
-from apps.media.rpc_server import MediaRpcServer
-from apps.media.schemas import RoomClosedEvent, wire
-from apps.media.worker_pool import PooledWorker, WorkerPool
-from apps.realtime.emit import Room, Target
+from apps.media.released_sockets import ReleasedSockets
+from apps.media.reports import WORKER_DIED, publish_rooms_lost
+from apps.media.room_cluster import ClusterClosedError, RoomMediaCluster
+from apps.media.rpc_server import HandlerTable, MediaCapacityError, MediaRpcServer
+from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
+from apps.realtime.emit import Target
 from apps.realtime.event_registry import ClientError
 from flylive.js_number import js_number
 
 logger = logging.getLogger(__name__)
 
 Emit = Callable[[Target, str, Any], Awaitable[None]]
-CloseRoom = Callable[[str, str], Awaitable[None]]
+# A transport:create whose cluster was released under it tries again on a fresh one, this often.
+_CREATE_ATTEMPTS = 3
 
 
 async def _default_emit(target: Target, event: str, payload: Any) -> None:
@@ -54,21 +62,8 @@ async def _default_emit(target: Target, event: str, payload: Any) -> None:
     await emit(target, event, payload)
 
 
-async def _default_close_room(room_id: str, reason: str) -> None:
-    from apps.rooms.service import close_room
-
-    await close_room(room_id, reason)
-
-
 def new_node_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-def _param(params: dict[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
-    value = params.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ClientError("Invalid payload")
-    return value
 
 
 class MediaService:
@@ -80,39 +75,44 @@ class MediaService:
         channel_layer: Any,
         node_id: str | None = None,
         emit: Emit = _default_emit,
-        close_room: CloseRoom = _default_close_room,
         create_worker: CreateWorker | None = None,
+        registry: NodeRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.redis = redis
-        self.registry = NodeRegistry(redis)
+        self.registry = registry or NodeRegistry(redis)
         self.node_id = node_id or new_node_id()
         self.channel = node_channel(self.node_id)
         self._emit = emit
-        self._close_room = close_room
         self.pool = WorkerPool(settings, self._worker_died, create_worker)
-        self.rpc = MediaRpcServer(channel_layer, self.channel, self.handle)
+        self.released = ReleasedSockets()
+        self.handlers = self._handler_table()
+        self.rpc = MediaRpcServer(channel_layer, self.channel, self.handlers,
+                                  max_concurrent=settings.max_concurrent_requests)
         self.clusters: dict[str, RoomMediaCluster] = {}
         self._creating: dict[str, asyncio.Future[RoomMediaCluster]] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._registered = False
         self._draining = False
-        self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]] = {
-            "room.ensure": self._room_ensure,
-            "room.close": self._room_close,
-            "transport.create": self._transport_create,
-            "transport.connect": self._transport_connect,
-            "producer.create": self._producer_create,
-            "consumer.create": self._consumer_create,
-            "consumer.resume": self._consumer_resume,
-            "producer.setPaused": self._producer_set_paused,
-            "socket.release": self._socket_release,
-            "user.setProducersPaused": self._user_set_paused,
-            "user.closeProducers": self._user_close_producers,
-            "node.stats": self._node_stats,
-            "room.stats": self._room_stats,
-        }
-        if settings.bench_rpc:
-            self._methods["bench.addPlainListeners"] = self._bench_add_plain_listeners
+
+    def _handler_table(self) -> HandlerTable:
+        table = HandlerTable()
+        table.add(rpc.ROOM_CLOSE, self._room_close)
+        table.add(rpc.ROOM_RELEASE, self._room_release)
+        table.add(rpc.TRANSPORT_CREATE, self._transport_create)
+        table.add(rpc.TRANSPORT_CONNECT, self._transport_connect)
+        table.add(rpc.PRODUCER_CREATE, self._producer_create)
+        table.add(rpc.CONSUMER_CREATE, self._consumer_create)
+        table.add(rpc.CONSUMER_RESUME, self._consumer_resume)
+        table.add(rpc.PRODUCER_SET_PAUSED, self._producer_set_paused)
+        table.add(rpc.SOCKET_RELEASE, self._socket_release)
+        table.add(rpc.USER_SET_PRODUCERS_PAUSED, self._user_set_paused)
+        table.add(rpc.USER_CLOSE_PRODUCERS, self._user_close_producers)
+        table.add(rpc.NODE_STATS, self._node_stats)
+        table.add(rpc.ROOM_STATS, self._room_stats)
+        if self.settings.bench_rpc:
+            table.add(rpc.BENCH_ADD_PLAIN_LISTENERS, self._bench_add_plain_listeners)
+        return table
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -136,7 +136,8 @@ class MediaService:
                 await self._heartbeat_task
         await self.rpc.stop()
         for room_id in list(self.clusters):
-            await self._drop_room(room_id)
+            with contextlib.suppress(Exception):
+                await self._drop_room(room_id)
         await self.pool.close()
         with contextlib.suppress(Exception):
             await self.registry.deregister(self.node_id)
@@ -162,7 +163,15 @@ class MediaService:
         )
 
     async def _heartbeat(self) -> None:
-        await self.registry.heartbeat(self.node_id, self.node_info())
+        fresh_entry = await self.registry.heartbeat(self.node_id, self.node_info())
+        if fresh_entry and self._registered and self.clusters:
+            # Our entry was gone: another process found this node dead (a long stall) and its rooms
+            # were reported lost and are being closed. What we still hold is nobody's any more.
+            logger.error("media node %s was declared dead; dropping its %d room(s)", self.node_id,
+                         len(self.clusters))
+            for room_id in list(self.clusters):
+                await self._drop_room(room_id)
+        self._registered = True
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -172,28 +181,18 @@ class MediaService:
             except Exception:
                 logger.exception("media node heartbeat failed")
 
-    # -- RPC ------------------------------------------------------------------------------
+    # -- rooms ----------------------------------------------------------------------------
 
-    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        handler = self._methods.get(method)
-        if handler is None:
-            raise ClientError("Invalid payload")
-        return await handler(params)
-
-    def _cluster(self, params: dict[str, Any], missing: str) -> RoomMediaCluster:
-        cluster = self.clusters.get(_param(params, "roomId"))
+    def _cluster(self, room_id: str, missing: str) -> RoomMediaCluster:
+        cluster = self.clusters.get(room_id)
         if cluster is None or cluster.closed:
             raise ClientError(missing)
         return cluster
 
-    async def _room_ensure(self, params: dict[str, Any]) -> dict[str, Any]:
-        room_id: str = _param(params, "roomId")
-        cluster = await self.ensure_cluster(room_id)
-        await self.registry.refresh_room(room_id)
-        return {"rtpCapabilities": cluster.rtp_capabilities}
-
     async def ensure_cluster(self, room_id: str) -> RoomMediaCluster:
-        """The room's cluster, created once however many joins race for it."""
+        """The room's cluster, created once however many first transports race for it.
+
+        MediaCapacityError when every worker is full."""
         cluster = self.clusters.get(room_id)
         if cluster is not None and not cluster.closed:
             return cluster
@@ -203,111 +202,145 @@ class MediaService:
         future: asyncio.Future[RoomMediaCluster] = asyncio.get_running_loop().create_future()
         self._creating[room_id] = future
         try:
-            cluster = await RoomMediaCluster.create(room_id, self.pool, self.settings, self)
+            cluster = await self._create_cluster(room_id)
             self.clusters[room_id] = cluster
             future.set_result(cluster)
             return cluster
         except BaseException as exc:
             future.set_exception(exc)
-            future.exception()  # retrieved: racing joins re-raise it themselves
+            future.exception()  # retrieved: racing requests re-raise it themselves
             raise
         finally:
             del self._creating[room_id]
 
-    async def _room_close(self, params: dict[str, Any]) -> None:
-        await self._drop_room(_param(params, "roomId"))
-
-    async def _drop_room(self, room_id: str) -> None:
-        cluster = self.clusters.pop(room_id, None)
-        if cluster is not None:
+    async def _create_cluster(self, room_id: str) -> RoomMediaCluster:
+        try:
+            cluster = await RoomMediaCluster.create(room_id, self.pool, self.settings, self, self.released)
+        except NoWorkerAvailableError as exc:
+            # Give the placement up so that the room's next try may land on a node with room.
+            with contextlib.suppress(Exception):
+                await self.registry.release_room(room_id, self.node_id)
+            raise MediaCapacityError(f"room {room_id}: {exc}") from None
+        try:
+            # Claims the mapping (a racing release may have dropped it) and lists the room under this node.
+            holder = await self.registry.place_room(room_id, self.node_id, replacing_dead=None)
+        except BaseException:
             await cluster.close()
-        with contextlib.suppress(Exception):
-            await self.redis.delete(room_producers_key(room_id))
-            await self.registry.release_room(room_id, self.node_id)
+            raise
+        if holder != self.node_id:
+            await cluster.close()
+            raise RuntimeError(f"room {room_id} is hosted by node {holder} now")
+        return cluster
 
-    async def _transport_create(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self._cluster(params, "Room not found")
-        direction = _param(params, "type")
-        if direction not in ("producer", "consumer"):
-            raise ClientError("Invalid payload")
-        return await cluster.create_transport(_param(params, "sid"), direction)
-
-    async def _transport_connect(self, params: dict[str, Any]) -> None:
-        cluster = self._cluster(params, "Transport not found")
-        await cluster.connect_transport(
-            _param(params, "sid"), _param(params, "transportId"), _param(params, "dtlsParameters", dict)
-        )
-
-    async def _producer_create(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self._cluster(params, "Transport not found")
-        producer_id = await cluster.produce(
-            _param(params, "sid"),
-            _param(params, "userId", (int, float)),
-            _param(params, "transportId"),
-            _param(params, "kind"),
-            _param(params, "rtpParameters", dict),
-        )
-        return {"id": producer_id}
-
-    async def _consumer_create(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self._cluster(params, "Room not found")
-        return await cluster.consume(
-            _param(params, "sid"),
-            _param(params, "transportId"),
-            _param(params, "producerId"),
-            _param(params, "rtpCapabilities", dict),
-        )
-
-    async def _consumer_resume(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self._cluster(params, "Room not found")
-        deferred = await cluster.resume_consumer(_param(params, "sid"), _param(params, "consumerId"))
-        return {"deferred": True} if deferred else {}
-
-    async def _producer_set_paused(self, params: dict[str, Any]) -> None:
-        cluster = self._cluster(params, "Producer not found")
-        await cluster.set_producer_paused(
-            _param(params, "sid"), _param(params, "producerId"), _param(params, "paused", bool)
-        )
-
-    async def _socket_release(self, params: dict[str, Any]) -> None:
-        cluster = self.clusters.get(_param(params, "roomId"))
+    async def _drop_room(self, room_id: str, *, only_if_idle: bool = False) -> None:
+        """Close the room's media here and give the room up (unless a fresh cluster took its place)."""
+        pending = self._creating.get(room_id)
+        if pending is not None:
+            if only_if_idle:
+                return  # a first transport is being made: the room is in use again
+            await asyncio.wait([pending])
+        cluster = self.clusters.get(room_id)
         if cluster is not None:
-            await cluster.release_socket(_param(params, "sid"))
+            if only_if_idle and cluster.in_use():
+                logger.debug("room %s: release skipped, media was made in it again", room_id)
+                return
+            del self.clusters[room_id]  # requests from now on get a fresh cluster or `not found`
+            await cluster.close()
+        if room_id in self.clusters or room_id in self._creating:
+            return  # a new first transport came while this one closed: the fresh cluster owns the room
+        await self.redis.delete(room_producers_key(room_id))
+        await self.registry.release_room(room_id, self.node_id)
 
-    async def _user_set_paused(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self.clusters.get(_param(params, "roomId"))
+    async def _room_close(self, req: rpc.RoomCloseRequest) -> rpc.Empty:
+        logger.info("room %s closed (%s): closing its media", req.roomId, req.reason)
+        await self._drop_room(req.roomId)
+        return rpc.Empty()
+
+    async def _room_release(self, req: rpc.RoomRequest) -> rpc.Empty:
+        await self._drop_room(req.roomId, only_if_idle=True)
+        return rpc.Empty()
+
+    # -- sockets' media -------------------------------------------------------------------
+
+    async def _transport_create(self, req: rpc.TransportCreateRequest) -> rpc.TransportCreated:
+        if self.released.is_released(req.roomId, req.sid, req.epoch):
+            raise ClientError("Room not found")  # the socket left before its request came
+        for _ in range(_CREATE_ATTEMPTS):
+            cluster = await self.ensure_cluster(req.roomId)
+            try:
+                created = await cluster.create_transport(req.sid, req.type, req.epoch)
+            except ClusterClosedError:
+                continue  # the room was released under it: a fresh cluster, never the closing one
+            return rpc.TransportCreated.model_validate(created)
+        raise RuntimeError(f"room {req.roomId} kept closing under transport.create")
+
+    async def _transport_connect(self, req: rpc.TransportConnectRequest) -> rpc.Empty:
+        cluster = self._cluster(req.roomId, "Transport not found")
+        await cluster.connect_transport(req.sid, req.transportId, req.dtlsParameters)
+        return rpc.Empty()
+
+    async def _producer_create(self, req: rpc.ProducerCreateRequest) -> rpc.ProducerCreated:
+        cluster = self._cluster(req.roomId, "Transport not found")
+        producer_id = await cluster.produce(req.sid, req.userId, req.transportId, req.kind, req.rtpParameters,
+                                            req.epoch)
+        return rpc.ProducerCreated(id=producer_id)
+
+    async def _consumer_create(self, req: rpc.ConsumerCreateRequest) -> rpc.ConsumerCreated:
+        cluster = self._cluster(req.roomId, "Room not found")
+        created = await cluster.consume(req.sid, req.transportId, req.producerId, req.rtpCapabilities,
+                                        req.epoch)
+        return rpc.ConsumerCreated.model_validate(created)
+
+    async def _consumer_resume(self, req: rpc.ConsumerResumeRequest) -> rpc.ConsumerResumed:
+        cluster = self._cluster(req.roomId, "Room not found")
+        return rpc.ConsumerResumed(deferred=await cluster.resume_consumer(req.sid, req.consumerId))
+
+    async def _producer_set_paused(self, req: rpc.ProducerSetPausedRequest) -> rpc.Empty:
+        cluster = self._cluster(req.roomId, "Producer not found")
+        await cluster.set_producer_paused(req.sid, req.producerId, req.paused)
+        return rpc.Empty()
+
+    async def _socket_release(self, req: rpc.SocketRequest) -> rpc.Empty:
+        # Recorded first: a create of this socket still running closes what it makes when done.
+        self.released.release(req.roomId, req.sid, req.epoch)
+        cluster = self.clusters.get(req.roomId)
+        if cluster is not None:
+            await cluster.release_socket(req.sid, req.epoch)
+        return rpc.Empty()
+
+    async def _user_set_paused(self, req: rpc.UserProducersPausedRequest) -> rpc.Count:
+        cluster = self.clusters.get(req.roomId)
         if cluster is None:
-            return {"count": 0}
-        count = await cluster.set_user_paused(
-            _param(params, "userId", (int, float)), _param(params, "paused", bool)
-        )
-        return {"count": count}
+            return rpc.Count(count=0)
+        return rpc.Count(count=await cluster.set_user_paused(req.userId, req.paused))
 
-    async def _user_close_producers(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self.clusters.get(_param(params, "roomId"))
+    async def _user_close_producers(self, req: rpc.UserRequest) -> rpc.Count:
+        cluster = self.clusters.get(req.roomId)
         if cluster is None:
-            return {"count": 0}
-        return {"count": await cluster.close_user_producers(_param(params, "userId", (int, float)))}
+            return rpc.Count(count=0)
+        return rpc.Count(count=await cluster.close_user_producers(req.userId))
 
-    async def _node_stats(self, params: dict[str, Any]) -> dict[str, Any]:
+    # -- looking inside -------------------------------------------------------------------
+
+    async def _node_stats(self, req: rpc.Empty) -> rpc.NodeStats:
         info = self.node_info()
-        return {
+        return rpc.NodeStats.model_validate({
             "nodeId": self.node_id,
             "rooms": info.rooms,
             "routers": info.routers,
             "workers": {"active": info.workers.active, "expected": info.workers.expected},
             "workerRouters": info.extra["workers"],
             "listeners": info.extra["listeners"],
-        }
+        })
 
-    async def _room_stats(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._cluster(params, "Room not found").stats()
+    async def _room_stats(self, req: rpc.RoomRequest) -> rpc.RoomStats:
+        return rpc.RoomStats.model_validate(self._cluster(req.roomId, "Room not found").stats())
 
-    async def _bench_add_plain_listeners(self, params: dict[str, Any]) -> dict[str, Any]:
-        cluster = self._cluster(params, "Room not found")
-        ports = [int(p) for p in _param(params, "ports", list)]
-        made = await cluster.add_plain_listeners(_param(params, "count", int), _param(params, "ip"), ports)
-        return {"consumers": made, "workerPids": [w.pid for w in self.pool.workers if w.alive]}
+    async def _bench_add_plain_listeners(self, req: rpc.PlainListenersRequest) -> rpc.PlainListenersAdded:
+        cluster = self._cluster(req.roomId, "Room not found")
+        made = await cluster.add_plain_listeners(req.count, req.ip, list(req.ports))
+        pids = [w.pid for w in self.pool.workers if w.alive]
+        return rpc.PlainListenersAdded(consumers=made, workerPids=pids)
 
     # -- RoomHooks (what clusters tell the node) ------------------------------------------------
 
@@ -326,29 +359,23 @@ class MediaService:
     # -- worker death ---------------------------------------------------------------------
 
     async def _worker_died(self, dead: PooledWorker) -> None:
-        """Every room with a router on the dead worker is closed for everyone (`room:closed`, worker_died)."""
-        lost = {room_id: c for room_id, c in self.clusters.items() if dead.pid in c.worker_pids()}
+        """Every room with a router on the dead worker loses its media here at once, and is reported
+        (reports.py) for the rooms app to close for everyone (`room:closed`, worker_died)."""
+        lost = [room_id for room_id, c in self.clusters.items() if dead.pid in c.worker_pids()]
+        clusters = [self.clusters.pop(room_id) for room_id in lost]  # `not found` from now on
+        logger.warning("worker %d (pid %d) died with %d room(s): %s", dead.slot, dead.pid, len(lost),
+                       ", ".join(lost[:20]))
+        await asyncio.gather(*(cluster.close() for cluster in clusters), return_exceptions=True)
         for room_id in lost:
-            del self.clusters[room_id]  # requests for it answer `Room not found` from now on
-        await asyncio.gather(
-            *(self._close_lost_room(room_id, cluster) for room_id, cluster in lost.items()),
-            return_exceptions=True,
-        )
+            if room_id not in self.clusters and room_id not in self._creating:
+                try:
+                    await self.redis.delete(room_producers_key(room_id))
+                    await self.registry.release_room(room_id, self.node_id)
+                except Exception:
+                    logger.exception("could not give room %s up", room_id)
+        try:
+            await publish_rooms_lost(self.redis, self.node_id, lost, WORKER_DIED)
+        except Exception:
+            logger.exception("could not report the rooms lost with worker %d: %s", dead.slot, lost)
         with contextlib.suppress(Exception):
             await self._heartbeat()
-
-    async def _close_lost_room(self, room_id: str, cluster: RoomMediaCluster) -> None:
-        logger.warning("room %s lost a worker: closing it (worker_died)", room_id)
-        try:
-            await self._close_room(room_id, "worker_died")
-        except Exception:
-            logger.exception("rooms could not close %s; telling its sockets directly", room_id)
-            await self.emit(
-                Room(room_id),
-                "room:closed",
-                wire(
-                    RoomClosedEvent(roomId=room_id, reason="worker_died", timestamp=int(time.time() * 1000))
-                ),
-            )
-        await cluster.close()
-        await self._drop_room(room_id)

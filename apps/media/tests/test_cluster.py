@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis as sync_redis
 
+from apps.media import rpc_contract as rpc
 from apps.media.tests.live_stack import MEDIA_E2E_DB, LiveStack, live_stack, media_rpc
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until
 from tests.support.processes import RedisServer
@@ -59,10 +60,10 @@ async def _listener(
 
 
 async def _room_stats(stack: LiveStack, room: str) -> dict[str, Any]:
-    async with media_rpc(stack) as rpc:
-        stats = await rpc.call_room(room, "room.stats", {}, missing="Room not found")
+    async with media_rpc(stack) as client:
+        stats = await client.request_room(rpc.ROOM_STATS, rpc.RoomRequest(roomId=room))
     assert stats is not None
-    return stats
+    return stats.model_dump()
 
 
 async def test_listeners_over_the_cap_spread_to_a_second_worker_and_all_hear(

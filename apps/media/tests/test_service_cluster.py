@@ -4,6 +4,7 @@ with an in-memory stand-in for the mediasoup library and a real Redis and channe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -15,6 +16,7 @@ from apps.media import gateway
 from apps.media.gateway import MediaRpcClient, use_media_rpc_client
 from apps.media.media_settings import MediaSettings
 from apps.media.node_registry import NodeRegistry
+from apps.media.reports import RoomsLost, take_lost_rooms
 from apps.media.service import MediaService
 from apps.media.tests.fake_mediasoup import FakeLibrary
 from apps.media.tests.service_fixtures import (  # noqa: F401
@@ -38,7 +40,6 @@ class Node:
     service: MediaService
     library: FakeLibrary
     sent: list[tuple[Target, str, Any]] = field(default_factory=list)
-    closed_rooms: list[tuple[str, str]] = field(default_factory=list)
 
     def events(self, name: str) -> list[tuple[Target, Any]]:
         return [(target, payload) for target, event, payload in self.sent if event == name]
@@ -63,17 +64,12 @@ async def node(workers: int, media_redis: Redis, channel_layer: Any) -> AsyncIte
     async def emit(target: Target, event: str, payload: Any) -> None:
         holder["node"].sent.append((target, event, payload))
 
-    async def close_room(room_id: str, reason: str) -> None:
-        holder["node"].closed_rooms.append((room_id, reason))
-        await emit(Room(room_id), "room:closed", {"roomId": room_id, "reason": reason})
-
     service = MediaService(
         _settings(workers),
         redis=media_redis,
         channel_layer=channel_layer,
         node_id="n1",
         emit=emit,
-        close_room=close_room,
         create_worker=cast(Any, library.create_worker),
     )
     holder["node"] = Node(service, library)
@@ -98,10 +94,10 @@ async def _listener(room: str, sid: str) -> str:
 
 
 async def test_room_is_registered_and_producers_are_listed_in_redis(node: Node, media_redis: Redis) -> None:  # noqa: F811
-    caps = await gateway.ensure_room_media("r1")
-    assert caps["codecs"][0]["mimeType"] == "audio/opus"
+    assert await media_redis.get("room:r1:media_node") is None
+    producer_id = await _speaker("r1", "s1", 7)  # the room's first transport places it
     assert await media_redis.get("room:r1:media_node") == b"n1"
-    producer_id = await _speaker("r1", "s1", 7)
+    assert await media_redis.smembers("media:node:n1:rooms") == {b"r1"}
     assert await media_redis.hgetall("room:r1:producers") == {producer_id.encode(): b"7"}
     [(target, payload)] = node.events("audio:newProducer")
     assert target == Room("r1", exclude_sid="s1")
@@ -116,11 +112,11 @@ async def test_room_is_registered_and_producers_are_listed_in_redis(node: Node, 
             break
         await asyncio.sleep(0.01)
     assert await media_redis.get("room:r1:media_node") is None
+    assert await media_redis.smembers("media:node:n1:rooms") == set()
     assert "r1" not in node.service.clusters
 
 
 async def test_the_heartbeat_lists_each_live_worker_with_its_router_count(node: Node) -> None:
-    await gateway.ensure_room_media("r9")
     await _listener("r9", "l1")  # a distribution router on another worker
     info = node.service.node_info()
     per_worker = info.extra["workers"]
@@ -130,7 +126,6 @@ async def test_the_heartbeat_lists_each_live_worker_with_its_router_count(node: 
 
 
 async def test_only_the_owner_touches_its_transports_producers_and_consumers(node: Node) -> None:
-    await gateway.ensure_room_media("r2")
     producer_id = await _speaker("r2", "alice", 1)
     alice_transport = next(iter(node.service.clusters["r2"].transports))
     with pytest.raises(ClientError, match=r"^Transport not found$"):
@@ -156,7 +151,6 @@ async def test_only_the_owner_touches_its_transports_producers_and_consumers(nod
 
 
 async def test_bad_media_input_is_refused_before_the_worker(node: Node) -> None:
-    await gateway.ensure_room_media("r3")
     transport = await gateway.create_transport("r3", "s", 1, "producer")
     bad_dtls: list[dict[str, Any]] = [
         {"fingerprints": []},
@@ -172,18 +166,17 @@ async def test_bad_media_input_is_refused_before_the_worker(node: Node) -> None:
 
 
 async def test_two_transports_per_socket_per_room_and_leaving_frees_them(node: Node) -> None:
-    await gateway.ensure_room_media("r4")
-    await asyncio.gather(*(gateway.create_transport("r4", "s", 1, "consumer") for _ in range(2)))
+    await asyncio.gather(*(gateway.create_transport("r4", "s", 1, "consumer", epoch=1) for _ in range(2)))
     with pytest.raises(ClientError, match=r"^Transport limit reached$"):
-        await gateway.create_transport("r4", "s", 1, "producer")
-    await gateway.release_socket_media("r4", "s")
-    await gateway.create_transport("r4", "s", 1, "producer")
+        await gateway.create_transport("r4", "s", 1, "producer", epoch=1)
+    await gateway.release_socket_media("r4", "s", epoch=1)
+    # The released membership makes nothing more; the socket's next join (epoch 2) does.
     with pytest.raises(ClientError, match=r"^Room not found$"):
-        await gateway.create_transport("nope", "s", 1, "producer")
+        await gateway.create_transport("r4", "s", 1, "producer", epoch=1)
+    await gateway.create_transport("r4", "s", 1, "producer", epoch=2)
 
 
 async def test_listeners_spread_over_distribution_routers_on_other_workers(node: Node) -> None:
-    await gateway.ensure_room_media("r5")
     producer_id = await _speaker("r5", "speaker", 1)
     for i in range(5):
         transport = await _listener("r5", f"l{i}")
@@ -203,7 +196,6 @@ async def test_listeners_spread_over_distribution_routers_on_other_workers(node:
 
 @pytest.mark.parametrize("workers", [2])
 async def test_a_second_router_on_the_same_worker_gets_mapped_producer_ids(node: Node) -> None:
-    await gateway.ensure_room_media("r10")
     producer_id = await _speaker("r10", "speaker", 1)
     for i in range(5):
         transport = await _listener("r10", f"l{i}")
@@ -218,7 +210,6 @@ async def test_a_second_router_on_the_same_worker_gets_mapped_producer_ids(node:
 
 @pytest.mark.parametrize("workers", [1])
 async def test_one_worker_listeners_consume_from_the_source_router(node: Node) -> None:
-    await gateway.ensure_room_media("r6")
     producer_id = await _speaker("r6", "speaker", 1)
     for i in range(3):
         transport = await _listener("r6", f"l{i}")
@@ -232,7 +223,6 @@ async def test_one_worker_listeners_consume_from_the_source_router(node: Node) -
 async def test_forwarding_pauses_speakers_outside_the_top_n_and_resumes_them_when_they_enter(
     node: Node,
 ) -> None:
-    await gateway.ensure_room_media("r7")
     producers = [await _speaker("r7", f"s{i}", 10 + i) for i in range(3)]
     transport = await _listener("r7", "l")
     consumers = [await gateway.consume("r7", "l", transport, p, CAPS) for p in producers]
@@ -256,20 +246,30 @@ async def test_forwarding_pauses_speakers_outside_the_top_n_and_resumes_them_whe
     assert await gateway.resume_consumer("r7", "late", late_consumer["id"]) is True  # deferred
 
 
-async def test_a_dead_worker_closes_its_rooms_and_a_fresh_worker_takes_its_slot(node: Node) -> None:
-    await gateway.ensure_room_media("r8")
+async def test_a_dead_worker_reports_its_rooms_and_a_fresh_worker_takes_its_slot(
+    node: Node, media_redis: Redis  # noqa: F811
+) -> None:
     await _speaker("r8", "s", 1)
+    await _speaker("r11", "s", 1)
     source_pid = node.service.clusters["r8"].source_worker.pid
+    survivor = "r11" if node.service.clusters["r11"].source_worker.pid != source_pid else None
     dead = next(w for w in node.library.workers if w.pid == source_pid)
     dead.die()
+    reports: list[RoomsLost] = []
     for _ in range(100):
-        if node.closed_rooms and node.service.pool.active == 3:
+        reports += await take_lost_rooms(media_redis, now_ms=int(time.time() * 1000))
+        if reports and node.service.pool.active == 3:
             break
         await asyncio.sleep(0.02)
-    assert node.closed_rooms == [("r8", "worker_died")]
+    assert reports == [RoomsLost(node_id="n1", room_ids=("r8",), reason="worker_died")]
+    assert await take_lost_rooms(media_redis, now_ms=int(time.time() * 1000)) == []  # taken once
+    # Closed here at once, its placement and producer list gone; the node never closed the room itself.
     assert "r8" not in node.service.clusters
+    assert await media_redis.get("room:r8:media_node") is None
+    assert await media_redis.exists("room:r8:producers") == 0
+    assert node.events("room:closed") == []
+    if survivor:
+        assert survivor in node.service.clusters
     assert node.service.pool.active == 3
     assert source_pid not in [w.pid for w in node.service.pool.workers]
-    with pytest.raises(ClientError, match=r"^Room not found$"):
-        await gateway.create_transport("r8", "s", 1, "producer")
-    await gateway.ensure_room_media("r9")  # still serving
+    await gateway.create_transport("r9", "s", 1, "producer")  # still serving

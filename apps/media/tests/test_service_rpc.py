@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from apps.media import gateway
-from apps.media.gateway import MediaRpcClient, MediaUnavailableError, use_media_rpc_client
+from apps.media.gateway import MediaRpcClient, use_media_rpc_client
 from apps.media.node_registry import (
     MEDIA_NODES_KEY,
     NodeInfo,
@@ -23,6 +23,7 @@ from apps.media.node_registry import (
 from apps.media.rpc_server import MediaRpcServer
 from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
 from apps.realtime.event_registry import ClientError
+from flylive.metrics import REGISTRY
 
 
 def _info(node_id: str, *, routers: int = 0, capacity: int = 100, age_ms: int = 0) -> NodeInfo:
@@ -42,9 +43,10 @@ class FakeNode:
         self.requests.append((method, params))
         if method == "transport.connect":
             raise ClientError("Transport not found")
-        if method == "boom":
+        if method == "consumer.resume":
             raise RuntimeError("bug")
-        return {"node": self.node_id, "rtpCapabilities": {"codecs": []}}
+        # The node's id as the transport id: the test sees which node answered.
+        return {"id": self.node_id, "iceParameters": {}, "iceCandidates": [], "dtlsParameters": {}}
 
 
 @pytest.fixture
@@ -77,16 +79,28 @@ async def test_dead_nodes_are_not_listed(media_redis: Redis) -> None:  # noqa: F
     assert list(await registry.live_nodes(int(time.time() * 1000))) == ["new"]
 
 
+async def _create(room_id: str) -> str:
+    return str((await gateway.create_transport(room_id, "sid", 1, "consumer"))["id"])
+
+
 async def test_room_is_placed_on_the_least_loaded_node_and_stays_there(nodes, media_redis) -> None:  # noqa: F811
-    assert await gateway.ensure_room_media("r1") == {"codecs": []}
-    assert [m for m, _ in nodes["n2"].requests] == ["room.ensure"]
+    assert await _create("r1") == "n2"
+    assert [m for m, _ in nodes["n2"].requests] == ["transport.create"]
     assert await media_redis.get("room:r1:media_node") == b"n2"
+    assert await media_redis.smembers("media:node:n2:rooms") == {b"r1"}
     # n2 gets busier: the room stays put, a new room goes to n1.
     await NodeRegistry(media_redis).heartbeat("n2", _info("n2", routers=50))
-    await gateway.ensure_room_media("r1")
-    await gateway.ensure_room_media("r2")
+    assert [await _create("r1"), await _create("r2")] == ["n2", "n1"]
     assert [p["roomId"] for m, p in nodes["n2"].requests] == ["r1", "r1"]
     assert [p["roomId"] for m, p in nodes["n1"].requests] == ["r2"]
+
+
+async def test_every_request_renews_the_rooms_node_mapping(nodes, media_redis) -> None:  # noqa: F811
+    await _create("r6")
+    await media_redis.expire("room:r6:media_node", 5)
+    with pytest.raises(ClientError, match="Transport not found"):
+        await gateway.connect_transport("r6", "sid", "t", {})
+    assert await media_redis.ttl("room:r6:media_node") > 86000
 
 
 async def test_concurrent_first_joins_agree_on_one_node(nodes, media_redis) -> None:  # noqa: F811
@@ -96,28 +110,38 @@ async def test_concurrent_first_joins_agree_on_one_node(nodes, media_redis) -> N
     assert len(set(holders)) == 1
 
 
-async def test_room_on_a_dead_node_moves_on_ensure_and_is_missing_otherwise(nodes, media_redis) -> None:  # noqa: F811
+async def test_room_on_a_dead_node_moves_on_its_next_transport_and_is_missing_otherwise(
+    nodes, media_redis  # noqa: F811
+) -> None:
     await media_redis.set("room:r3:media_node", "gone")
-    with pytest.raises(ClientError, match="Room not found"):
-        await gateway.create_transport("r3", "sid", 1, "consumer")
+    with pytest.raises(ClientError, match="Transport not found"):
+        await gateway.connect_transport("r3", "sid", "t", {})
     await gateway.release_socket_media("r3", "sid")  # no node: nothing to release, no error
-    await gateway.ensure_room_media("r3")
+    assert await _create("r3") == "n2"
     assert await media_redis.get("room:r3:media_node") == b"n2"
 
 
 async def test_client_errors_come_back_with_their_text(nodes) -> None:
-    await gateway.ensure_room_media("r4")
+    await _create("r4")
     with pytest.raises(ClientError, match="Transport not found"):
         await gateway.connect_transport("r4", "sid", "t", {})
     with pytest.raises(gateway.MediaRpcError, match="Internal server error"):
-        await gateway.media_rpc_client().call_room("r4", "boom", {}, missing="Room not found")
+        await gateway.resume_consumer("r4", "sid", "c")
 
 
-async def test_no_live_node_means_unavailable(media_redis, channel_layer) -> None:  # noqa: F811
+async def test_no_live_node_refuses_the_room_with_the_contract_error_and_a_metric(
+    media_redis, channel_layer  # noqa: F811
+) -> None:
     client = MediaRpcClient(channel_layer, timeout=0.5, registry=NodeRegistry(media_redis))
     use_media_rpc_client(client)
+    before = _refusals("no_node")
     try:
-        with pytest.raises(MediaUnavailableError):
-            await gateway.ensure_room_media("r5")
+        with pytest.raises(ClientError, match=r"^Internal server error$"):
+            await _create("r5")
     finally:
         await client.aclose()
+    assert _refusals("no_node") == before + 1
+
+
+def _refusals(reason: str) -> float:
+    return REGISTRY.get_sample_value("flylive_media_capacity_refusals_total", {"reason": reason}) or 0.0
