@@ -90,7 +90,9 @@ class AppConfig(BaseSettings):
     SEAT_OWNER_CACHE_TTL_MS: int = Field(30000, ge=0)
     SEAT_ROLE_CACHE_TTL_MS: int = Field(10000, ge=0)
     SEAT_AUTH_TIMEOUT_MS: int = Field(5000, gt=0)
-    # How often the invite expiry sweep (Celery beat) looks for invites past their 30 s.
+    # An invite's life (the contract's 30 s; tests shorten it) and how often the expiry sweep
+    # (Celery beat) looks for invites past it.
+    SEAT_INVITE_TTL_MS: int = Field(30000, gt=0)
     SEAT_INVITE_SWEEP_INTERVAL_MS: int = Field(1000, gt=0)
 
     MSAB_EVENTS_CHANNEL: str = "flylive:msab:events"

@@ -25,7 +25,7 @@ from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 _PRELUDE = "_seat_common.lua"
-INVITE_TTL_MS = 30_000  # contract 5.5
+INVITE_TTL_MS = 30_000  # contract 5.5 (SEAT_INVITE_TTL_MS)
 
 
 class SeatError(ClientError):
@@ -77,9 +77,10 @@ class RoomSeats:
 
 
 class SeatRepository:
-    def __init__(self, redis: Redis, *, default_seat_count: int) -> None:
+    def __init__(self, redis: Redis, *, default_seat_count: int, invite_ttl_ms: int = INVITE_TTL_MS) -> None:
         self.redis = redis
         self.default_seat_count = default_seat_count
+        self.invite_ttl_ms = invite_ttl_ms
         self._take = self._script("seat_take.lua")
         self._leave = self._script("seat_leave.lua")
         self._assign = self._script("seat_assign.lua")
@@ -167,9 +168,9 @@ class SeatRepository:
         _checked(await self._invite(
             keys=[keys.seats_key(room_id), keys.seat_count_key(room_id), *self._invite_keys(room_id, index),
                   keys.INVITE_EXPIRY_KEY],
-            args=[index, js_number(target), js_number(inviter), now_ms, INVITE_TTL_MS,
+            args=[index, js_number(target), js_number(inviter), now_ms, self.invite_ttl_ms,
                   self.default_seat_count, keys.expiry_member(room_id, index)]))
-        return now_ms + INVITE_TTL_MS
+        return now_ms + self.invite_ttl_ms
 
     async def pending_invite_seats(self, room_id: str, user_id: int | float) -> list[int]:
         """The seats the user is invited to, from the reverse index (O(1))."""

@@ -215,7 +215,8 @@ def build_seat_service(config: AppConfig, redis: Any, emit: Emit) -> SeatService
     authority = RoomAuthority(laravel_client(), owner_ttl_seconds=config.SEAT_OWNER_CACHE_TTL_MS / 1000,
                               role_ttl_seconds=config.SEAT_ROLE_CACHE_TTL_MS / 1000,
                               timeout_seconds=config.SEAT_AUTH_TIMEOUT_MS / 1000)
-    repo = SeatRepository(redis, default_seat_count=config.DEFAULT_SEAT_COUNT)
+    repo = SeatRepository(redis, default_seat_count=config.DEFAULT_SEAT_COUNT,
+                          invite_ttl_ms=config.SEAT_INVITE_TTL_MS)
     return SeatService(repo, authority, emit=emit)
 
 

@@ -108,6 +108,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above is the one log format
 _AUTO_CLOSE_SECONDS = _config.ROOM_AUTO_CLOSE_POLL_INTERVAL_MS / 1000
 _LOST_ROOMS_SECONDS = _config.MEDIA_LOST_ROOMS_POLL_INTERVAL_MS / 1000
 _SWEEP_SECONDS = _config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
+_INVITE_SWEEP_SECONDS = _config.SEAT_INVITE_SWEEP_INTERVAL_MS / 1000
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rooms.auto_close_idle_rooms": {
         "task": "rooms.auto_close_idle_rooms", "schedule": _AUTO_CLOSE_SECONDS,
@@ -116,6 +117,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rooms.close_lost_media_rooms": {
         "task": "rooms.close_lost_media_rooms", "schedule": _LOST_ROOMS_SECONDS,
         "options": {"expires": _LOST_ROOMS_SECONDS},
+    },
+    "seats.expire_invites": {
+        "task": "seats.expire_invites", "schedule": _INVITE_SWEEP_SECONDS,
+        "options": {"expires": _INVITE_SWEEP_SECONDS},
     },
     "realtime.sweep_dead_web_instances": {
         "task": "realtime.sweep_dead_web_instances", "schedule": _SWEEP_SECONDS,
