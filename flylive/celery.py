@@ -1,7 +1,10 @@
-"""Celery app: periodic jobs (room auto-close sweep, gift buffer flush, cleanup).
+"""Celery app: the periodic jobs (room auto-close pass, rooms lost by media nodes, cleanup
+after dead web processes; later the gift buffer flush).
 
-Broker and result backend are the project's Redis. Job modules register
-themselves through `autodiscover_tasks` (each domain app's `tasks.py`).
+`celery -A flylive worker` and `celery -A flylive beat` (bin/serve runs both). The
+schedule is `CELERY_BEAT_SCHEDULE` in flylive/settings/base.py; each app's `tasks.py` is
+discovered. Tasks run their asyncio code on one loop per worker process
+(flylive/celery_loop.py).
 """
 
 from __future__ import annotations
@@ -10,8 +13,15 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flylive.settings.dev")
+from flylive.config import SETTINGS_MODULES, get_config
+
+_config = get_config()
+# The environment's settings module, as the other entry points pick it: under
+# NODE_ENV=production that is flylive.settings.prod (DEBUG off), never dev.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULES[_config.NODE_ENV])
 
 app = Celery("flylive")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The broker address holds the Redis password: from the config, not a Django setting.
+app.conf.broker_url = _config.redis_url
 app.autodiscover_tasks()

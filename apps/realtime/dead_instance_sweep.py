@@ -1,8 +1,11 @@
 """Clean up after web instances that died without running their sockets' disconnect cleanup
 (kill -9, OOM, host loss): their sockets would otherwise stay in rooms, seats and counts.
 
-Every instance runs `sweep_once` periodically. An instance whose heartbeat (Redis clock) is
-older than the dead threshold is claimed by one sweeper (SET NX PX); for each socket its
+Every instance runs `sweep_once` periodically, and so does Celery beat (apps/realtime/tasks.py:
+it also catches instances no web process is left to sweep, and gracefully stopped ones). An
+instance whose heartbeat (Redis clock) is older than the dead threshold, or that has socket
+records but no heartbeat entry at all (records a late write made after its sweep: listed in
+`web:instances:recorded`), is claimed by one sweeper (SET NX PX); for each socket its
 records list, the sweeper rebuilds the SocketSession and runs the same disconnect cleanup a
 live process runs (socket_cleanup.py: rooms leave with seat:cleared, room:userLeft, Laravel
 status and media release; registries), then drops the socket's record, so a sweep that
@@ -23,6 +26,7 @@ from apps.realtime.correlation import correlation_id_var
 from apps.realtime.event_registry import DisconnectHook, SocketSession
 from apps.realtime.instance_keys import (
     INSTANCES_KEY,
+    RECORDED_INSTANCES_KEY,
     instance_rooms_key,
     instance_sockets_key,
     instance_sweep_claim_key,
@@ -56,13 +60,20 @@ class DeadInstanceSweeper:
         self._claimer = uuid.uuid4().hex
 
     async def dead_instances(self) -> list[str]:
-        stamps = await self.redis.hgetall(INSTANCES_KEY)
-        now = await redis_now_ms(self.redis)
+        """Instances with a stale heartbeat, then those with records but no heartbeat entry."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(INSTANCES_KEY)
+            pipe.smembers(RECORDED_INSTANCES_KEY)
+            pipe.time()
+            stamps, recorded, (seconds, micros) = await pipe.execute()
+        now = int(seconds) * 1000 + int(micros) // 1000
         dead = []
         for raw_id, raw_stamp in stamps.items():
             instance_id = as_text(raw_id)
             if instance_id != self.own_id and self._is_stale(raw_stamp, now):
                 dead.append(instance_id)
+        orphaned = {as_text(raw_id) for raw_id in recorded} - {as_text(raw_id) for raw_id in stamps}
+        dead.extend(sorted(orphaned - {self.own_id or ""}))
         return dead
 
     def _is_stale(self, raw_stamp: Any, now_ms: int) -> bool:
@@ -109,6 +120,7 @@ class DeadInstanceSweeper:
             return False  # some cleanup failed: those records stay for the next sweep
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(INSTANCES_KEY, instance_id)
+            pipe.srem(RECORDED_INSTANCES_KEY, instance_id)
             pipe.delete(sockets_key, instance_rooms_key(instance_id))
             await pipe.execute()
         # The claim is left to expire: a sweeper that listed the instance earlier skips it.

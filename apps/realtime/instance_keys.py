@@ -4,6 +4,9 @@ from __future__ import annotations
 
 # Hash instance id -> ms (Redis clock) of its last heartbeat.
 INSTANCES_KEY = "web:instances"
+# Set of every instance id that has socket records (SADD with each record): an id here but
+# not in INSTANCES_KEY has orphaned records (written after its sweep), which a sweep removes.
+RECORDED_INSTANCES_KEY = "web:instances:recorded"
 
 
 def instance_sockets_key(instance_id: str) -> str:

@@ -3,7 +3,8 @@
 - `user:{id}:sockets` (contract 1.6, 6.4, 8.6): the user's sockets, read by `emit(User(...))`
   and by anyone who needs a user's sockets (invites, Laravel events).
 - `web:instance:{id}:sockets` / `:rooms` (instance_keys.py): the sockets each web instance
-  serves and their rooms, so a sweep can clean up after an instance that died.
+  serves and their rooms, so a sweep can clean up after an instance that died; the instance
+  id also goes into `web:instances:recorded`, so records without a live entry are found.
 
 Written here on connect and disconnect (one transaction each) and on room join/leave.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from apps.realtime.instance_keys import instance_rooms_key, instance_sockets_key
+from apps.realtime.instance_keys import RECORDED_INSTANCES_KEY, instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
 from flylive.redis_values import as_text
 
@@ -48,6 +49,7 @@ class SocketRegistry:
                 pipe.expire(key, USER_KEY_TTL_SECONDS)
             if instance_id is not None:
                 pipe.hset(instance_sockets_key(instance_id), sid, socket_record(user))
+                pipe.sadd(RECORDED_INSTANCES_KEY, instance_id)
             await pipe.execute()
 
     async def remove(self, user_id: Any, sid: str, *, instance_id: str | None = None) -> None:

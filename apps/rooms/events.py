@@ -67,10 +67,9 @@ async def forget_room_of_socket(session: SocketSession, room_id: str) -> None:
 
 @on_channel_message(FORCE_LEAVE_MESSAGE_TYPE)
 async def leave_closed_room(ctx: EventContext, message: dict[str, Any]) -> None:
-    """The room was closed: stop receiving its broadcasts and forget it (state is already gone)."""
-    room_id = str(message.get("roomId"))
-    await ctx.leave_room_group(room_id)
-    await room_service().forced_out(ctx.session, room_id)
+    """The room was closed: stop receiving its broadcasts and forget it (state is already gone),
+    unless this socket already joined the fresh room that came after."""
+    await room_service().forced_out(ctx, str(message.get("roomId")))
 
 
 async def record_room_activity(room_id: str) -> None:

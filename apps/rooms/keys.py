@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 ROOM_STATE_TTL_SECONDS = 86400
-ROOM_STATE_PATTERN = "room:state:*"
-_GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
+# Sorted set room id -> ms of its last join: every room that has state, so the auto-close
+# pass and /health find rooms without SCAN. Written by the join script, cleared by the close.
+ACTIVE_ROOMS_KEY = "rooms:active"
+# The auto-close pass's lock (redis_lock.RedisLock): runs never overlap.
+AUTO_CLOSE_LOCK_KEY = "rooms:auto_close:lock"
 
 
 def state_key(room_id: str) -> str:
@@ -25,10 +26,19 @@ def locked_seats_key(room_id: str) -> str:
     return f"room:{room_id}:locked_seats"
 
 
-def invite_pattern(room_id: str) -> str:
-    """SCAN pattern for the room's invites; glob characters in the id are escaped."""
-    escaped = _GLOB_SPECIAL.sub(r"\\\g<0>", room_id)
-    return f"room:{escaped}:invite:*"
+def invite_key(room_id: str, seat_index: int) -> str:
+    """A pending seat invite (contract 5.5); listed in `invites_key` so a close finds it without SCAN."""
+    return f"room:{room_id}:invite:{seat_index}"
+
+
+def invites_key(room_id: str) -> str:
+    """Set of the room's invite keys: whoever writes an invite SADDs its key here (same script)."""
+    return f"room:{room_id}:invites"
+
+
+def closing_key(room_id: str) -> str:
+    """Held (PX) by the process closing the room until its close is complete: joins wait for it."""
+    return f"room:{room_id}:closing"
 
 
 def members_key(room_id: str) -> str:
@@ -45,6 +55,3 @@ def producers_key(room_id: str) -> str:
     """Hash producer id -> user id, written by the media service (read for existingProducers)."""
     return f"room:{room_id}:producers"
 
-
-def room_id_from_state_key(key: str) -> str:
-    return key[len("room:state:"):]

@@ -5,7 +5,10 @@ Shared state, so any web process can serve any room:
 - `room:{roomId}:members`        hash sid -> JSON participant entry (one per socket).
 - `room:{roomId}:member_users`   hash user id -> sockets of that user in the room.
 - `room:{roomId}:activity`       ms timestamp, PX ROOM_INACTIVITY_TIMEOUT_MS.
+- `room:{roomId}:closing`        held while a close of the room runs (joins wait).
+- `rooms:active`                 sorted set of every room with state (no SCAN anywhere).
 - `user:{userId}:room`           room id, 86400 s.
+Deleted on close, written elsewhere: `room:{roomId}:invites` (index of invite keys, seats).
 Read only: `room:{roomId}:seats`, `room:{roomId}:locked_seats` (seats app),
 `room:{roomId}:producers` (media service).
 """
@@ -13,6 +16,7 @@ Read only: `room:{roomId}:seats`, `room:{roomId}:locked_seats` (seats app),
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,6 +49,29 @@ class JoinResult:
     created: bool  # this join created `room:state:{roomId}`
     new_member: bool  # False when the socket was already in the room (re-join)
     participant_count: int
+    closing: bool = False  # refused: a close of the room is running; nothing was written
+
+
+@dataclass(frozen=True)
+class ClosedRoom:
+    """This caller won the room's close; `users` were its member users (JS formatted ids)."""
+
+    room_id: str
+    users: list[str]
+    closing_token: str
+
+
+@dataclass(frozen=True)
+class RoomActivity:
+    """What the auto-close pass reads about one room."""
+
+    room_id: str
+    has_activity: bool
+    member_count: int
+
+    @property
+    def idle(self) -> bool:
+        return not self.has_activity and self.member_count == 0
 
 
 @dataclass(frozen=True)
@@ -94,7 +121,8 @@ class RoomRepository:
         self._join = self._script("room_join.lua")
         self._leave = self._script("room_leave.lua")
         self._close = self._script("room_close.lua")
-        self._release_pointer = self._script("user_room_release.lua")
+        self._keep_alive = self._script("room_keep_alive.lua")
+        self._delete_if_value = self._script("delete_if_value.lua")
 
     def _script(self, name: str) -> AsyncScript:
         return self.redis.register_script(lua_source(name))
@@ -104,11 +132,14 @@ class RoomRepository:
         uid = js_number(user_id)
         created, new_member, count = await self._join(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.activity_key(room_id), user_room_key(user_id)],
+                  keys.activity_key(room_id), user_room_key(user_id), keys.closing_key(room_id),
+                  keys.ACTIVE_ROOMS_KEY],
             args=[sid, uid, json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
                   initial_state_json(room_id, now_ms), now_ms, activity_ttl_ms, room_id,
                   keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS],
         )
+        if int(created) < 0:
+            return JoinResult(False, False, 0, closing=True)
         return JoinResult(bool(created), bool(new_member), int(count))
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
@@ -162,30 +193,65 @@ class RoomRepository:
         raw = await self.redis.get(user_room_key(user_id))
         return None if raw is None else as_text(raw)
 
-    async def close(self, room_id: str) -> list[str]:
-        """Delete the room's state, membership, seats, locks, activity and invites.
+    async def claim_close(self, room_id: str, *, only_if_idle: bool,
+                          closing_ttl_ms: int) -> ClosedRoom | None:
+        """Close the room's shared state if this caller wins the close (see room_close.lua).
 
-        Returns the user ids (JS formatted) that were members; their `user:{id}:room`
-        pointers are released when they still name this room.
+        Deletes state, membership, seats, locks, activity and invites (through the room's
+        invite index) and sets the `closing` marker; None when another caller closed it, it
+        is not open, or (`only_if_idle`) it has members or a fresh activity mark.
         """
-        users = [as_text(u) for u in await self._close(keys=[
-            keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-            keys.seats_key(room_id), keys.locked_seats_key(room_id), keys.activity_key(room_id),
-        ])]
-        if users:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for uid in users:
-                    await self._release_pointer(keys=[f"user:{uid}:room"], args=[room_id], client=pipe)
-                await pipe.execute()
-        invites = [key async for key in self.redis.scan_iter(match=keys.invite_pattern(room_id), count=100)]
-        if invites:
-            await self.redis.delete(*invites)
-        return users
+        token = secrets.token_hex(12)
+        reply = await self._close(
+            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+                  keys.seats_key(room_id), keys.locked_seats_key(room_id), keys.activity_key(room_id),
+                  keys.invites_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id)],
+            args=[room_id, "1" if only_if_idle else "0", token, closing_ttl_ms],
+        )
+        if not reply or int(reply[0]) != 1:
+            return None
+        return ClosedRoom(room_id, [as_text(u) for u in reply[1]], token)
 
-    async def active_room_ids(self) -> list[str]:
-        """Rooms with a live state key on any process (SCAN, never KEYS)."""
-        return [keys.room_id_from_state_key(as_text(key))
-                async for key in self.redis.scan_iter(match=keys.ROOM_STATE_PATTERN, count=100)]
+    async def finish_close(self, closed: ClosedRoom) -> None:
+        """After the close was announced: release the members' `user:{id}:room` pointers (when
+        they still name this room) and drop the `closing` marker, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for uid in closed.users:
+                await self._delete_if_value(keys=[f"user:{uid}:room"], args=[closed.room_id], client=pipe)
+            await self._delete_if_value(keys=[keys.closing_key(closed.room_id)], args=[closed.closing_token],
+                                        client=pipe)
+            await pipe.execute()
+
+    async def active_room_ids(self, *, start: int = 0, stop: int = -1) -> list[str]:
+        """Rooms with state, from the `rooms:active` index (oldest join first; no SCAN)."""
+        ids = cast(list[str | bytes], await self.redis.zrange(keys.ACTIVE_ROOMS_KEY, start, stop))
+        return [as_text(r) for r in ids]
+
+    async def active_room_count(self) -> int:
+        return int(await self.redis.zcard(keys.ACTIVE_ROOMS_KEY))
+
+    async def read_activity(self, room_ids: list[str]) -> list[RoomActivity]:
+        """Activity mark and member count of each room, in one round trip for all of them."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.exists(keys.activity_key(room_id))
+                pipe.hlen(keys.members_key(room_id))
+            replies = await pipe.execute()
+        return [RoomActivity(room_id, bool(replies[2 * i]), int(replies[2 * i + 1]))
+                for i, room_id in enumerate(room_ids)]
+
+    async def keep_alive(self, room_ids: list[str]) -> int:
+        """Reset the 24 h TTLs of live rooms' records that are past half their TTL (one round
+        trip for all rooms); how many rooms were refreshed."""
+        if not room_ids:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                await self._keep_alive(
+                    keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id)],
+                    args=[room_id, keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS], client=pipe)
+            replies = await pipe.execute()
+        return sum(int(r) for r in replies)
 
 
 def _occupied_seats(raw_seats: dict[Any, Any]) -> list[SeatView]:

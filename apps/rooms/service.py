@@ -14,11 +14,15 @@ Decisions (fixes over the baseline, wire shapes unchanged):
   the socket is not in is ignored; joining the same room again only re-reads it.
 - A disconnect also reports the new count to Laravel (the baseline did not, which
   left Laravel's count stale).
+- A room closes in one place (`RoomService.close_room` / `close_idle_room`), exactly once
+  across processes, from whichever process asks (auto-close in Celery, a lost media node,
+  staff), and it deletes the state first: sockets are told after the state is gone, and a
+  join racing the close waits for it and lands in a fresh room (see `_close`).
 
 Other apps call: `close_room`, `get_user_room`, `room_member_sids`, `is_room_member`,
 `forced_out` (realtime consumer, on `room.force_leave`). Join and leave hooks are
 registered with realtime's `@on_room_join` / `@on_room_leave` (media closes the socket's
-transports for that room there) and run here.
+transports for that room there) and run here; `@on_room_closed` hooks run on every close.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
@@ -38,7 +42,7 @@ from apps.realtime.event_registry import (
     RoomHook,
     SocketSession,
 )
-from apps.rooms.repository import RoomRepository
+from apps.rooms.repository import JoinResult, RoomRepository
 from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
 from flylive.config import get_config
@@ -52,6 +56,27 @@ FORCE_LEAVE_MESSAGE_TYPE = "room.force_leave"
 Emit = Callable[[Target, str, Any], Awaitable[None]]
 EnsureMedia = Callable[[str], Awaitable[dict[str, Any]]]
 GroupSend = Callable[[str, dict[str, Any]], Awaitable[None]]
+ReleaseMedia = Callable[[str, str], Awaitable[None]]
+
+# How long a close may hold joins off (its `closing` marker's TTL, so a closer that died
+# frees the room): the close awaits Laravel, bounded by LARAVEL_API_TIMEOUT_MS, plus margin.
+CLOSING_MARGIN_MS = 5000
+# A join that meets a running close re-tries this often.
+JOIN_RETRY_WHILE_CLOSING_SECONDS = 0.05
+
+
+RoomClosedHook = Callable[[str], Awaitable[None]]
+# Run by every close, after the claim (the room's state is gone and joins wait): other
+# domains forget what they keep about the room (seats: its seat_of, counts, invite hashes).
+ROOM_CLOSED_HOOKS: list[RoomClosedHook] = []
+
+
+def on_room_closed(hook: RoomClosedHook) -> RoomClosedHook:
+    """Register `async def hook(room_id)` to run when a room closes (any process, once)."""
+    ROOM_CLOSED_HOOKS.append(hook)
+    return hook
+
+
 class RoomSocket(Protocol):
     """What join/leave need from the acting socket (the dispatch layer's EventContext)."""
 
@@ -61,6 +86,13 @@ class RoomSocket(Protocol):
     async def join_room_group(self, room_id: str) -> None: ...
 
     async def leave_room_group(self, room_id: str) -> None: ...
+
+
+async def _attempt(step: str, room_id: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        logger.exception("closing room %s: %s failed", room_id, step)
 
 
 async def _run_hooks(kind: str, hooks: list[RoomHook], session: SocketSession, room_id: str) -> None:
@@ -94,7 +126,9 @@ def _session_lock(session: SocketSession) -> asyncio.Lock:
 
 class RoomService:
     def __init__(self, repo: RoomRepository, *, laravel: LaravelClient, ensure_media: EnsureMedia,
-                 emit: Emit, group_send: GroupSend, activity_ttl_ms: int,
+                 emit: Emit, group_send: GroupSend, release_media: ReleaseMedia, activity_ttl_ms: int,
+                 closing_ttl_ms: int | None = None,
+                 release_empty_room_media: Callable[[str], Awaitable[None]] | None = None,
                  leave_hooks: list[RoomHook] | None = None,
                  join_hooks: list[RoomHook] | None = None) -> None:
         self.repo = repo
@@ -102,10 +136,15 @@ class RoomService:
         self.ensure_media = ensure_media
         self.emit = emit
         self.group_send = group_send
+        self.release_media = release_media  # tells the room's media node to close it (fire and forget)
+        # The room's last member left: its routers close now (its Redis state waits for auto-close).
+        self.release_empty_room_media = release_empty_room_media
+        self._media_releases: set[asyncio.Task[None]] = set()
         self.activity_ttl_ms = activity_ttl_ms
+        self.closing_ttl_ms = (closing_ttl_ms if closing_ttl_ms is not None
+                               else int(laravel.timeout_seconds * 1000) + CLOSING_MARGIN_MS)
         self.leave_hooks = ROOM_LEAVE_HOOKS if leave_hooks is None else leave_hooks
         self.join_hooks = ROOM_JOIN_HOOKS if join_hooks is None else join_hooks
-        self._background: set[asyncio.Task[None]] = set()
         self._activity_marks: dict[str, float] = {}  # room id -> monotonic time of the last write
         # Laravel status calls, coalesced per room (the creation call is awaited directly).
         self.status = RoomStatusReporter(self._post_status)
@@ -124,9 +163,7 @@ class RoomService:
             await socket.join_room_group(room_id)
             await self._run_join_hooks(session, room_id)
             try:
-                joined = await self.repo.join(room_id, session.sid, session.user_id,
-                                              participant_entry(session.user), now_ms=now_ms(),
-                                              activity_ttl_ms=self.activity_ttl_ms)
+                joined = await self._join_when_not_closing(session, room_id)
             except BaseException:
                 if session.room_id != room_id:
                     await socket.leave_room_group(room_id)
@@ -157,6 +194,20 @@ class RoomService:
             "existingProducers": producers,
         }
 
+    async def _join_when_not_closing(self, session: SocketSession, room_id: str) -> JoinResult:
+        """The join script, retried while a close of the room is running (its `closing`
+        marker): the join then lands in a fresh room once the old one is fully closed."""
+        deadline = time.monotonic() + self.closing_ttl_ms / 1000
+        while True:
+            joined = await self.repo.join(room_id, session.sid, session.user_id,
+                                          participant_entry(session.user), now_ms=now_ms(),
+                                          activity_ttl_ms=self.activity_ttl_ms)
+            if not joined.closing:
+                return joined
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"room {room_id} stayed closing for {self.closing_ttl_ms} ms")
+            await asyncio.sleep(JOIN_RETRY_WHILE_CLOSING_SECONDS)
+
     # -- room:leave, disconnect ------------------------------------------------------------
 
     async def leave(self, socket: RoomSocket, room_id: str) -> bool:
@@ -171,8 +222,13 @@ class RoomService:
     async def socket_gone(self, session: SocketSession) -> None:
         """Disconnect cleanup (6.4): the socket leaves its room, if it is in one."""
         async with _session_lock(session):
-            if session.room_id is not None:
-                await self._leave_locked(session, session.room_id, socket=None)
+            room_id = session.room_id
+            if room_id is not None:
+                await self._leave_locked(session, room_id, socket=None)
+                if session.instance_id is None:
+                    # A sweep of a dead process's socket (maybe a Celery task that returns
+                    # right after): the room's new count must reach Laravel before it ends.
+                    await self.status.flush(room_id)
 
     async def _leave_locked(self, session: SocketSession, room_id: str, *, socket: RoomSocket | None) -> None:
         # A Redis failure leaves the session in the room, so the disconnect cleanup retries.
@@ -189,8 +245,24 @@ class RoomService:
         if left.state_existed:
             count = left.participant_count
             self.status.report(room_id, RoomStatus(is_live=count > 0, participant_count=count))
+            if count == 0:
+                self._spawn_media_release(room_id)
         if left.user_left_room:
             await self.emit(others, "room:userLeft", {"userId": session.user_id})
+
+    def _spawn_media_release(self, room_id: str) -> None:
+        if self.release_empty_room_media is None:
+            return
+
+        async def release(work: Awaitable[None]) -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("could not release the media of empty room %s", room_id)
+
+        task = asyncio.create_task(release(self.release_empty_room_media(room_id)))
+        self._media_releases.add(task)  # a reference until it is done
+        task.add_done_callback(self._media_releases.discard)
 
     async def _run_join_hooks(self, session: SocketSession, room_id: str) -> None:
         await _run_hooks("join", self.join_hooks, session, room_id)
@@ -198,33 +270,60 @@ class RoomService:
     async def _run_leave_hooks(self, session: SocketSession, room_id: str) -> None:
         await _run_hooks("leave", self.leave_hooks, session, room_id)
 
-    async def forced_out(self, session: SocketSession, room_id: str) -> None:
-        """The room was closed under this socket (`room.force_leave`): forget it locally."""
+    async def forced_out(self, socket: RoomSocket, room_id: str) -> None:
+        """`room.force_leave` reached this socket: the room was closed under it. It stops
+        receiving the room's broadcasts and forgets the room, unless it is a member again:
+        the close deleted every membership before sending this, so a membership now is a
+        join into the fresh room that came after (the message was still in flight)."""
+        session = socket.session
         async with _session_lock(session):
+            if await self.repo.is_member(room_id, session.sid):
+                return
+            await socket.leave_room_group(room_id)
             if session.room_id == room_id:
                 session.room_id = None
                 await self._run_leave_hooks(session, room_id)
 
     # -- closing ---------------------------------------------------------------------------
 
-    async def close_room(self, room_id: str, reason: str = "host_left") -> None:
-        """Close a room (6.5) from any process: tell its sockets, Laravel and media, drop its state."""
-        closed = {"roomId": room_id, "reason": reason, "timestamp": now_ms()}
-        await self.emit(Room(room_id), "room:closed", closed)
-        self.status.report(room_id, RoomStatus(is_live=False, participant_count=0, ended_at=iso_now()))
-        force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": room_id, "reason": reason}
-        await self.group_send(room_id, force_leave)
-        users = await self.repo.close(room_id)
-        self._spawn(self._notify_media_closed(room_id, reason))
-        logger.info("room %s closed (%s); released %d member users", room_id, reason, len(users))
+    async def close_room(self, room_id: str, reason: str) -> bool:
+        """Close the room whatever its members (a lost media worker or node, staff). True when
+        this call closed it; False when it was not open or another process closed it."""
+        return await self._close(room_id, reason, only_if_idle=False)
 
-    async def _notify_media_closed(self, room_id: str, reason: str) -> None:
-        from apps.media.gateway import notify_room_closed
+    async def close_idle_room(self, room_id: str) -> bool:
+        """Auto-close (6.6): close the room, reason `inactivity`, only if it has no activity mark
+        and no members, checked atomically with the close. True when this call closed it."""
+        return await self._close(room_id, "inactivity", only_if_idle=True)
 
+    async def _close(self, room_id: str, reason: str, *, only_if_idle: bool) -> bool:
+        """The one way a room closes (6.5), exactly once across processes:
+        1. claim it and delete its state in one script (room_close.lua), which also holds
+           joins off (`closing` marker) until the close is complete; other domains' hooks
+           (`on_room_closed`) forget their part;
+        2. `room:closed` to the room; 3. the group's sockets leave it (`room.force_leave`);
+        4. media released on whichever node holds it; 5. Laravel told `{false, 0, ended_at}`,
+        and awaited: a Celery task returning early would drop the call, and a join right after
+        must reach Laravel after it; 6. member pointers and the marker released.
+        Each announcement step is attempted even when an earlier one fails (logged)."""
+        closed = await self.repo.claim_close(room_id, only_if_idle=only_if_idle,
+                                             closing_ttl_ms=self.closing_ttl_ms)
+        if closed is None:
+            return False
         try:
-            await notify_room_closed(room_id, reason)
-        except Exception:
-            logger.exception("could not tell the media service room %s closed", room_id)
+            for hook in ROOM_CLOSED_HOOKS:
+                await _attempt(f"hook {getattr(hook, '__qualname__', hook)}", room_id, hook(room_id))
+            payload = {"roomId": room_id, "reason": reason, "timestamp": now_ms()}
+            await _attempt("room:closed", room_id, self.emit(Room(room_id), "room:closed", payload))
+            force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": room_id, "reason": reason}
+            await _attempt("force leave", room_id, self.group_send(room_id, force_leave))
+            await _attempt("media release", room_id, self.release_media(room_id, reason))
+            self.status.report(room_id, RoomStatus(is_live=False, participant_count=0, ended_at=iso_now()))
+            await self.status.flush(room_id)
+        finally:
+            await self.repo.finish_close(closed)
+        logger.info("room %s closed (%s); released %d member users", room_id, reason, len(closed.users))
+        return True
 
     # -- activity --------------------------------------------------------------------------
 
@@ -255,16 +354,9 @@ class RoomService:
         except Exception as exc:
             logger.warning("Laravel room status for %s failed: %s", room_id, exc)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)  # keep a reference until it is done
-        task.add_done_callback(self._background.discard)
-
     async def drain(self) -> None:
-        """Wait for the fire-and-forget calls started so far (tests, shutdown)."""
-        while self._background or self.status.pending:
-            await self.status.drain()
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """Wait for the fire-and-forget calls started so far (Celery tasks, tests, shutdown)."""
+        await self.status.drain()
 
 
 # -- the process's service, one per event loop ---------------------------------------------
@@ -275,7 +367,7 @@ _services: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomService] = w
 def _default_service() -> RoomService:
     from channels.layers import get_channel_layer
 
-    from apps.media.gateway import ensure_room_media
+    from apps.media.gateway import notify_room_closed, release_room_media, rtp_capabilities_for_join
     from apps.realtime.emit import emit, room_group
     from apps.realtime.loop_services import get_redis
 
@@ -284,8 +376,10 @@ def _default_service() -> RoomService:
     async def group_send(room_id: str, message: dict[str, Any]) -> None:
         await layer.group_send(room_group(room_id), message)
 
-    return RoomService(RoomRepository(get_redis()), laravel=laravel_client(), ensure_media=ensure_room_media,
-                       emit=emit, group_send=group_send,
+    return RoomService(RoomRepository(get_redis()), laravel=laravel_client(),
+                       ensure_media=rtp_capabilities_for_join,
+                       emit=emit, group_send=group_send, release_media=notify_room_closed,
+                       release_empty_room_media=release_room_media,
                        activity_ttl_ms=get_config().ROOM_INACTIVITY_TIMEOUT_MS)
 
 
@@ -308,9 +402,11 @@ def forget_room_service() -> RoomService | None:
     return _services.pop(asyncio.get_running_loop(), None)
 
 
-async def close_room(room_id: str, reason: str = "host_left") -> None:
-    """Close a room: `room:closed` to its sockets, Laravel told, shared state deleted."""
-    await room_service().close_room(room_id, reason)
+async def close_room(room_id: str, reason: str) -> bool:
+    """Close a room whatever its members (a lost media worker or node, staff): `room:closed` to
+    its sockets, its media released, Laravel told, its state deleted. True when this call closed
+    it (exactly one caller does, across processes)."""
+    return await room_service().close_room(room_id, reason)
 
 
 async def get_user_room(user_id: int | float) -> str | None:
@@ -327,6 +423,6 @@ async def is_room_member(room_id: str, sid: str) -> bool:
     return await room_service().repo.is_member(room_id, sid)
 
 
-async def forced_out(session: SocketSession, room_id: str) -> None:
-    """For the realtime consumer on `room.force_leave` (after it discarded the group)."""
-    await room_service().forced_out(session, room_id)
+async def forced_out(socket: RoomSocket, room_id: str) -> None:
+    """For the realtime consumer on `room.force_leave`."""
+    await room_service().forced_out(socket, room_id)

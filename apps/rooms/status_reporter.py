@@ -54,6 +54,11 @@ class RoomStatusReporter:
     def pending(self) -> bool:
         return bool(self._senders)
 
+    async def flush(self, room_id: str) -> None:
+        """Wait until every report of this room made so far has been sent."""
+        while (sender := self._senders.get(room_id)) is not None:
+            await asyncio.gather(sender, return_exceptions=True)
+
     async def drain(self) -> None:
         """Wait until every report made so far has been sent (tests, shutdown)."""
         while self._senders:

@@ -91,7 +91,7 @@ def _workers_of(info: NodeInfo) -> list[dict[str, int]]:
 
 async def active_rooms(repo: RoomRepository) -> int:
     try:
-        return len(await asyncio.wait_for(repo.active_room_ids(), SHARED_STATE_TIMEOUT_SECONDS))
+        return await asyncio.wait_for(repo.active_room_count(), SHARED_STATE_TIMEOUT_SECONDS)
     except Exception:
         logger.warning("could not count rooms", exc_info=True)
         return 0

@@ -80,9 +80,12 @@ async def world(redis: Redis) -> AsyncIterator[World]:
         async def release_media(session: SocketSession, room_id: str) -> None:
             released.append((session.sid, room_id))
 
+        async def release_room_media(room_id: str, reason: str) -> None:
+            return None
+
         service = RoomService(RoomRepository(redis), laravel=http, ensure_media=ensure_media, emit=emits,
-                              group_send=group_send, activity_ttl_ms=30000, leave_hooks=[release_media],
-                              join_hooks=[])
+                              group_send=group_send, release_media=release_room_media, activity_ttl_ms=30000,
+                              leave_hooks=[release_media], join_hooks=[])
         use_room_service(service)
         yield World(redis, service, SocketRegistry(redis), emits, released)
         forget_room_service()

@@ -147,6 +147,14 @@ async def test_snapshot_reads_members_producers_seats_locks(repo: RoomRepository
     assert snap.locked_seats == [3, 14]
 
 
+async def close(repo: RoomRepository, room: str, *, only_if_idle: bool = False) -> list[str] | None:
+    closed = await repo.claim_close(room, only_if_idle=only_if_idle, closing_ttl_ms=5000)
+    if closed is None:
+        return None
+    await repo.finish_close(closed)
+    return closed.users
+
+
 async def test_close_deletes_room_keys_invites_and_pointers(repo: RoomRepository, redis: Redis) -> None:
     await join(repo, "r*", "a", 1)
     await join(repo, "r*", "b", 2)
@@ -154,12 +162,82 @@ async def test_close_deletes_room_keys_invites_and_pointers(repo: RoomRepository
     await redis.hset("room:r*:seats", "0", '{"userId":"1","muted":false}')
     await redis.sadd("room:r*:locked_seats", "1")
     await redis.set("room:r*:invite:3", "{}", ex=30)
-    await redis.set("room:rx:invite:3", "{}", ex=30)  # matched by an unescaped glob
-    users = await repo.close("r*")
+    await redis.sadd("room:r*:invites", "room:r*:invite:3")  # what the seat scripts write
+    await redis.set("room:rx:invite:3", "{}", ex=30)
+    assert sorted(await repo.active_room_ids()) == ["other", "r*"]
+    users = await close(repo, "r*")
+    assert users is not None
     assert sorted(users) == ["1", "2"]
     for key in ("room:state:r*", "room:r*:members", "room:r*:member_users", "room:r*:seats",
-                "room:r*:locked_seats", "room:r*:activity", "room:r*:invite:3", "user:1:room"):
+                "room:r*:locked_seats", "room:r*:activity", "room:r*:invite:3", "room:r*:invites",
+                "user:1:room", "room:r*:closing"):
         assert not await redis.exists(key), key
     assert await redis.get("user:2:room") == b"other"
     assert await redis.exists("room:rx:invite:3")
     assert await repo.active_room_ids() == ["other"]
+    assert await repo.active_room_count() == 1
+
+
+async def test_a_room_is_closed_by_exactly_one_caller(repo: RoomRepository) -> None:
+    await join(repo, "r", "a", 1)
+    claims_ = await asyncio.gather(*(repo.claim_close("r", only_if_idle=False, closing_ttl_ms=5000)
+                                     for _ in range(10)))
+    won = [c for c in claims_ if c is not None]
+    assert len(won) == 1
+    await repo.finish_close(won[0])
+    assert await close(repo, "r") is None  # already closed
+
+
+async def test_idle_close_spares_rooms_with_members_or_activity(repo: RoomRepository, redis: Redis) -> None:
+    await join(repo, "busy", "a", 1)
+    await join(repo, "recent", "b", 2)
+    await repo.leave("recent", "b", 2, now_ms=NOW)  # empty, but its join's activity mark is fresh
+    assert await close(repo, "busy", only_if_idle=True) is None
+    assert await close(repo, "recent", only_if_idle=True) is None
+    await redis.delete("room:recent:activity")
+    assert await close(repo, "recent", only_if_idle=True) == []
+    assert await repo.active_room_ids() == ["busy"]
+
+
+async def test_a_room_whose_state_expired_is_still_closed_through_the_index(
+    repo: RoomRepository, redis: Redis
+) -> None:
+    await join(repo, "r", "a", 1)
+    await repo.leave("r", "a", 1, now_ms=NOW)
+    await redis.delete("room:state:r", "room:r:activity")  # as after its 24 h TTL
+    assert await close(repo, "r", only_if_idle=True) == []
+    assert await repo.active_room_ids() == []
+
+
+async def test_join_waits_out_a_running_close(repo: RoomRepository, redis: Redis) -> None:
+    await join(repo, "r", "a", 1)
+    closed = await repo.claim_close("r", only_if_idle=False, closing_ttl_ms=5000)
+    assert closed is not None
+    refused = await join(repo, "r", "b", 2)
+    assert refused.closing
+    assert not await redis.exists("room:state:r", "room:r:members", "user:2:room")
+    await repo.finish_close(closed)
+    joined = await join(repo, "r", "b", 2)
+    assert (joined.closing, joined.created, joined.participant_count) == (False, True, 1)
+
+
+async def test_read_activity_reports_marks_and_member_counts(repo: RoomRepository, redis: Redis) -> None:
+    await join(repo, "a", "s1", 1)
+    await join(repo, "a", "s2", 2)
+    await join(repo, "b", "s3", 3)
+    await repo.leave("b", "s3", 3, now_ms=NOW)
+    await redis.delete("room:b:activity")
+    rooms = await repo.read_activity(["a", "b", "gone"])
+    assert [(r.room_id, r.has_activity, r.member_count, r.idle) for r in rooms] == [
+        ("a", True, 2, False), ("b", False, 0, True), ("gone", False, 0, True)]
+
+
+async def test_keep_alive_refreshes_a_long_lived_rooms_records(repo: RoomRepository, redis: Redis) -> None:
+    await join(repo, "r", "a", 1)
+    await redis.sadd("user:1:sockets", "a")
+    assert await repo.keep_alive(["r"]) == 0  # fresh: nothing to do
+    for key in ("room:state:r", "room:r:members", "room:r:member_users", "user:1:room", "user:1:sockets"):
+        await redis.expire(key, 100)  # as a day later
+    assert await repo.keep_alive(["r", "no-such-room"]) == 1
+    for key in ("room:state:r", "room:r:members", "room:r:member_users", "user:1:room", "user:1:sockets"):
+        assert await redis.ttl(key) > 86000, key

@@ -16,10 +16,11 @@ from django.test import override_settings
 from redis.asyncio import Redis, from_url
 
 from apps.integrations.laravel_client import LaravelClient
+from apps.media.gateway import router_rtp_capabilities
 from apps.realtime.emit import emit, room_group
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService
-from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES, MediaDouble, running_media_double
+from apps.rooms.tests.media_double import MediaDouble, running_media_double
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer
 from tests.support.server import (
@@ -144,7 +145,7 @@ async def test_two_users_join_see_each_other_and_leave(clients: Any, redis: Redi
     alice, bob = await clients(101), await clients(102)
     first = await alice.call("room:join", {"roomId": "e2e-1"})
     assert set(first) == {"rtpCapabilities", "participants", "seats", "lockedSeats", "existingProducers"}
-    assert first["rtpCapabilities"] == FIXED_RTP_CAPABILITIES
+    assert first["rtpCapabilities"] == router_rtp_capabilities()  # from the codecs: no media node asked
     assert first["participants"] == []
 
     second = await bob.call("room:join", {"roomId": "e2e-1", "seatCount": 15})
@@ -206,13 +207,14 @@ async def test_invalid_payloads_get_the_contract_answers(clients: Any) -> None:
     assert await alice.call("room:join", {"roomId": ""}) == {"error": "Invalid payload"}
 
 
-async def test_join_without_media_answers_internal_server_error(live: LiveServer, laravel: FakeLaravel,
-                                                                 redis: Redis) -> None:
+async def test_join_needs_no_media_node(live: LiveServer, laravel: FakeLaravel, redis: Redis) -> None:
+    """Joins allocate no media (issue 7): the first transport:create places the room."""
     await redis.delete("media:nodes")
     alice = await Client(501).connect(live)
     try:
-        assert await alice.call("room:join", {"roomId": "e2e-5"}) == {"error": "Internal server error"}
-        assert await redis.exists("room:state:e2e-5") == 0
+        ack = await alice.call("room:join", {"roomId": "e2e-5"})
+        assert ack["rtpCapabilities"] == router_rtp_capabilities()
+        assert await redis.exists("room:state:e2e-5", "room:e2e-5:media_node") == 1
     finally:
         await alice.close()
 
@@ -234,8 +236,12 @@ async def test_close_room_tells_members_and_forgets_them(clients: Any, redis: Re
             raise AssertionError("not used")
 
         http = LaravelClient(laravel.url, TEST_INTERNAL_KEY, timeout_ms=2000)
+        async def media_released(room_id: str, reason: str) -> None:
+            return None
+
         closer = RoomService(RoomRepository(redis), laravel=http, ensure_media=no_media, emit=emit,
-                             group_send=group_send, activity_ttl_ms=30000, leave_hooks=[])
+                             group_send=group_send, release_media=media_released, activity_ttl_ms=30000,
+                             leave_hooks=[])
         await closer.close_room("e2e-6", "inactivity")
         await closer.drain()
         await http.aclose()

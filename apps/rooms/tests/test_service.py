@@ -16,7 +16,7 @@ from apps.media.gateway import MediaUnavailableError
 from apps.realtime.emit import Room
 from apps.realtime.event_registry import SocketSession
 from apps.rooms.repository import RoomRepository
-from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, RoomService
+from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, ROOM_CLOSED_HOOKS, RoomService
 from apps.rooms.tests.fakes import EmitRecorder, FakeSocket
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
 from tests.support.fake_laravel import FakeLaravel
@@ -31,6 +31,7 @@ class Harness:
     laravel: FakeLaravel
     emits: EmitRecorder
     group_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    media_released: list[tuple[str, str]] = field(default_factory=list)
     media_down: bool = False
 
     async def count(self, room_id: str) -> int:
@@ -58,8 +59,12 @@ async def h(redis: Redis) -> AsyncIterator[Harness]:
         async def group_send(room_id: str, message: dict[str, Any]) -> None:
             harness.group_messages.append((room_id, message))
 
+        async def release_media(room_id: str, reason: str) -> None:
+            harness.media_released.append((room_id, reason))
+
         service = RoomService(RoomRepository(redis), laravel=http, ensure_media=ensure_media, emit=emits,
-                              group_send=group_send, activity_ttl_ms=30000, leave_hooks=[])
+                              group_send=group_send, release_media=release_media, activity_ttl_ms=30000,
+                              leave_hooks=[])
         harness = Harness(service, redis, laravel, emits)
         yield harness
         await service.drain()
@@ -231,7 +236,8 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
     await h.service.join(alice, "r", 15)
     await h.service.join(bob, "r", 15)
     await h.redis.set("room:r:invite:3", "{}", ex=30)
-    await h.service.close_room("r", "inactivity")
+    await h.redis.sadd("room:r:invites", "room:r:invite:3")  # the invite index (seat scripts)
+    assert await h.service.close_room("r", "inactivity")
     [closed] = h.emits.events("room:closed")
     assert closed.target == Room("r")
     assert closed.payload["roomId"] == "r"
@@ -239,17 +245,75 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
     assert isinstance(closed.payload["timestamp"], int)
     force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": "r", "reason": "inactivity"}
     assert h.group_messages == [("r", force_leave)]
+    assert h.media_released == [("r", "inactivity")]
     for key in ("room:state:r", "room:r:members", "room:r:invite:3", "user:1:room", "user:2:room"):
         assert await h.redis.exists(key) == 0, key
     last = (await h.statuses("r"))[-1]
     assert last["is_live"] is False
     assert last["participant_count"] == 0
     assert last["ended_at"].endswith("Z")
+    assert not await h.service.close_room("r", "inactivity")  # once only
+    assert len(h.emits.events("room:closed")) == 1
     # The consumer's answer to room.force_leave:
-    await h.service.forced_out(alice.session, "r")
+    await h.service.forced_out(alice, "r")
     assert alice.session.room_id is None
+    assert "r" not in alice.groups
     await h.service.socket_gone(alice.session)  # nothing left to do, nothing emitted
     assert h.emits.events("room:userLeft") == []
+
+
+async def test_idle_close_spares_a_room_with_members(h: Harness) -> None:
+    await h.service.join(FakeSocket.of("a", 1), "r", 15)
+    await h.redis.delete("room:r:activity")
+    assert not await h.service.close_idle_room("r")
+    assert h.emits.events("room:closed") == []
+    assert await h.count("r") == 1
+
+
+async def test_a_join_during_a_close_lands_in_a_fresh_room(h: Harness) -> None:
+    alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
+    await h.service.join(alice, "r", 15)
+    await h.service.drain()
+    h.laravel.clear()
+    h.laravel.respond("/api/v1/internal/rooms/r/status", delay_seconds=0.3)  # the close waits on it
+    claimed = asyncio.Event()
+
+    async def note_claim(room_id: str) -> None:
+        claimed.set()
+
+    ROOM_CLOSED_HOOKS.append(note_claim)  # runs right after the claim, before the announcements
+    try:
+        closing = asyncio.create_task(h.service.close_room("r", "worker_died"))
+        await claimed.wait()
+        ack = await h.service.join(bob, "r", 15)
+    finally:
+        ROOM_CLOSED_HOOKS.remove(note_claim)
+    assert closing.done()  # the join waited for the whole close
+    assert closing.result()
+    assert ack["participants"] == []  # alice's membership went with the old room
+    assert await h.count("r") == 1
+    statuses = await h.statuses("r")
+    assert [s["is_live"] for s in statuses] == [False, True, True]  # ended, created, bob's count
+    assert "ended_at" in statuses[0]
+    # The old room's force_leave reaching bob late does not take him out of the new one.
+    await h.service.forced_out(bob, "r")
+    assert bob.session.room_id == "r"
+    assert "r" in bob.groups
+
+
+async def test_room_closed_hooks_run_once_per_close(h: Harness) -> None:
+    seen: list[str] = []
+
+    async def forget_seats(room_id: str) -> None:
+        seen.append(room_id)
+
+    ROOM_CLOSED_HOOKS.append(forget_seats)
+    try:
+        await h.service.join(FakeSocket.of("a", 1), "r", 15)
+        await asyncio.gather(*(h.service.close_room("r", "worker_died") for _ in range(2)))
+    finally:
+        ROOM_CLOSED_HOOKS.remove(forget_seats)
+    assert seen == ["r"]
 
 
 async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
@@ -265,5 +329,6 @@ async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
     await h.service.leave(a, "r")
     await h.service.socket_gone(b.session)
     await h.service.join(c, "other", 15)
-    await h.service.forced_out(c.session, "other")
+    await h.service.close_room("other", "worker_died")
+    await h.service.forced_out(c, "other")  # the consumer's answer to the close's force_leave
     assert seen == [("a", "r"), ("b", "r"), ("c", "r"), ("c", "other")]

@@ -13,8 +13,9 @@ from redis.asyncio import Redis, from_url
 
 from apps.integrations.laravel_client import LaravelClient
 from apps.rooms.repository import RoomRepository
+from apps.rooms.schemas import participant_entry
 from apps.rooms.service import RoomService, forget_room_service, use_room_service
-from apps.rooms.tests.fakes import EmitRecorder
+from apps.rooms.tests.fakes import EmitRecorder, claims
 from tests.support.processes import run_redis_server
 
 CONTRACT_METRICS = (
@@ -34,10 +35,15 @@ async def _no_group(room_id: str, message: dict[str, Any]) -> None:
     return None
 
 
+async def _no_media_release(room_id: str, reason: str) -> None:
+    return None
+
+
 def install_service(redis: Redis) -> RoomService:
     laravel = LaravelClient("http://127.0.0.1:9", "k" * 32, timeout_ms=100)
     service = RoomService(RoomRepository(redis), laravel=laravel, ensure_media=_no_media, emit=EmitRecorder(),
-                          group_send=_no_group, activity_ttl_ms=30000, leave_hooks=[])
+                          group_send=_no_group, release_media=_no_media_release, activity_ttl_ms=30000,
+                          leave_hooks=[])
     use_room_service(service)
     return service
 
@@ -108,11 +114,17 @@ async def test_health_is_degraded_when_redis_is_down() -> None:
     forget_room_service()
 
 
+async def open_room(redis: Redis, room_id: str) -> None:
+    """A room as a first join leaves it (state, membership, the rooms index)."""
+    await RoomRepository(redis).join(room_id, f"sid-{room_id}", 1, participant_entry(claims(1)),
+                                     now_ms=1, activity_ttl_ms=30000)
+
+
 async def test_metrics_json_has_the_contract_shape(http: AsyncClient, redis: Redis) -> None:
     await register_node(redis, "n1", 2, 2, extra={"workers": [{"pid": 11, "routerCount": 2},
                                                              {"pid": 12, "routerCount": 1}]})
-    await redis.set("room:state:a", "{}")
-    await redis.set("room:state:b", "{}")
+    await open_room(redis, "a")
+    await open_room(redis, "b")
     response = await http.get("/metrics")
     assert response.status_code == 200
     body = response.json()
@@ -132,7 +144,7 @@ async def test_metrics_json_has_the_contract_shape(http: AsyncClient, redis: Red
 
 async def test_prometheus_text_has_every_contract_metric(http: AsyncClient, redis: Redis) -> None:
     await register_node(redis, "n1", 3, 4)
-    await redis.set("room:state:a", "{}")
+    await open_room(redis, "a")
     response = await http.get("/metrics/prometheus")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
