@@ -34,7 +34,7 @@ from apps.realtime.event_runner import EventRunner
 from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.socket_cleanup import run_disconnect_cleanup
 from apps.realtime.web_instance import web_instance
-from flylive.metrics import SOCKET_CONNECTIONS
+from flylive.metrics import CHANNEL_LAYER_ERRORS, SOCKET_CONNECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,6 @@ class SocketIOConnection:
         self._pong = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._reader_started = False
 
     # --- the SocketConnection protocol (used by handlers through EventContext) ---
 
@@ -350,31 +349,49 @@ class SocketIOConnection:
                            session.sid, session.user.get("id"), exc)
 
     async def _channel_reader(self, channel_name: str) -> None:
-        self._reader_started = True
         while True:
             message = await self.channel_layer.receive(channel_name)
-            kind = message.get("type")
-            if kind == FRAME_MESSAGE_TYPE:
-                if message.get("exclude") != channel_name:
-                    self.send_frame(message["frame"])
-                continue
-            handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None
-            if handler is not None and self.events is not None:
-                self.events.submit_channel_message(handler, message)
-            else:
-                logger.debug("unhandled channel message %r on %s", kind, channel_name)
+            try:
+                self._on_channel_message(channel_name, message)
+            except Exception:  # one bad message must not stop this socket's broadcasts
+                CHANNEL_LAYER_ERRORS.labels(operation="channel_reader").inc()
+                logger.exception("bad channel message on %s dropped: %.200r", channel_name, message)
+
+    def _on_channel_message(self, channel_name: str, message: Any) -> None:
+        if not isinstance(message, dict):
+            raise TypeError("a channel message is a dict")
+        kind = message.get("type")
+        if kind == FRAME_MESSAGE_TYPE:
+            frame = message.get("frame")
+            if not isinstance(frame, str):
+                raise TypeError("a frame message carries its frame as text")
+            if message.get("exclude") != channel_name:
+                self.send_frame(frame)
+            return
+        handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is not None and self.events is not None:
+            self.events.submit_channel_message(handler, message)
+        else:
+            logger.debug("unhandled channel message %r on %s", kind, channel_name)
 
     # --- after the websocket is gone ---
 
     async def _cleanup(self) -> None:
         correlation_id_var.set(str(uuid.uuid4()))
-        if self._connect_task is not None:
-            await asyncio.wait({self._connect_task}, timeout=DRAIN_TIMEOUT_SECONDS)
-            self._connect_task.cancel()
-        # Cancelled once, by run(): cancelling again would interrupt the channel layer's own
-        # unsubscribe, which runs inside the reader's cancellation.
+        connect = self._connect_task
+        if connect is not None and not connect.done():
+            # Nobody is left to answer: stop the setup wherever it waits (channel layer,
+            # registry) rather than wait for it; what it made is undone below.
+            connect.cancel()
+            await asyncio.wait({connect})
+        # The setup may have started tasks after run() cancelled the others. Each is cancelled
+        # once: cancelling again would interrupt the layer's unsubscribe inside the reader's
+        # cancellation.
+        for task in self._tasks:
+            if not task.done() and not task.cancelling():
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._channel_name is not None and not self._reader_started:
+        if self._channel_name is not None:
             await self._release_channel(self._channel_name)
         if self.events is not None:
             await self.events.drain(DRAIN_TIMEOUT_SECONDS)
@@ -390,6 +407,11 @@ class SocketIOConnection:
             self._groups.clear()
 
     async def _release_channel(self, channel_name: str) -> None:
-        """Channel layers drop a channel's subscription when a receive on it is cancelled."""
+        """Drop the channel's queue and subscription (idempotent). Layers without
+        `release_channel` drop them when a receive on the channel is cancelled."""
+        release = getattr(self.channel_layer, "release_channel", None)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.channel_layer.receive(channel_name), timeout=0.05)
+            if release is not None:
+                await release(channel_name)
+            else:
+                await asyncio.wait_for(self.channel_layer.receive(channel_name), timeout=0.05)
