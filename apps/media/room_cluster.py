@@ -146,7 +146,7 @@ class RoomMediaCluster:
         released: ReleasedSockets | None = None,
     ) -> None:
         self.room_id = room_id
-        self.released = released or ReleasedSockets()
+        self.released = released if released is not None else ReleasedSockets()
         self.pool = pool
         self.settings = settings
         self.hooks = hooks
