@@ -46,6 +46,7 @@ class FakeLaravel:
         self.port = port or free_port()
         self.requests: list[RecordedRequest] = []
         self._responses: dict[tuple[str | None, str], CannedResponse] = {}
+        self.default_body: Any = {}  # the 200 body of paths without an entry
         self._runner: web.AppRunner | None = None
         self._arrived = asyncio.Condition()
 
@@ -82,7 +83,7 @@ class FakeLaravel:
         async with self._arrived:
             self._arrived.notify_all()
         canned = (self._responses.get((request.method, request.path))
-                  or self._responses.get((None, request.path)) or CannedResponse())
+                  or self._responses.get((None, request.path)) or CannedResponse(body=self.default_body))
         if canned.delay_seconds:
             await asyncio.sleep(canned.delay_seconds)
         return web.json_response(canned.body, status=canned.status)
