@@ -2,7 +2,12 @@
 
 Every web process answers from shared state, so any of them gives the same
 picture: Redis reachability, the media nodes' registration in `media:nodes`
-(an entry older than 10 s is a dead node) and the rooms in `room:state:*`.
+(an entry older than 10 s is a dead node) and the room count (ZCARD of `rooms:active`).
+
+Cheap per request, whatever the scrape rate: one PING, one HGETALL and one ZCARD; no
+SCAN and no file reads beyond psutil's own process memory. What is static (start time,
+total memory, CPU count) is read once; system-wide figures that cost a /proc read (free
+memory, load average) are refreshed at most once a second.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +41,31 @@ logger = logging.getLogger(__name__)
 
 REDIS_PING_TIMEOUT_SECONDS = 1.0
 SHARED_STATE_TIMEOUT_SECONDS = 2.0
+SYSTEM_FIGURES_MAX_AGE_SECONDS = 1.0
 _PROCESS = psutil.Process()
+# Static: read once.
+_STARTED_MONOTONIC = time.monotonic() - max(0.0, time.time() - float(_PROCESS.create_time()))
+_TOTAL_MEMORY = int(psutil.virtual_memory().total)
+_CPU_COUNT = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _SystemFigures:
+    read_at: float
+    freemem: int
+    load_average: list[float]
+
+
+_system_figures: list[_SystemFigures] = []
+
+
+def _recent_system_figures() -> _SystemFigures:
+    """Free memory and load average (each a /proc read), at most SYSTEM_FIGURES_MAX_AGE_SECONDS old."""
+    now = time.monotonic()
+    if not _system_figures or now - _system_figures[0].read_at > SYSTEM_FIGURES_MAX_AGE_SECONDS:
+        _system_figures[:] = [_SystemFigures(now, int(psutil.virtual_memory().available),
+                                             list(os.getloadavg()))]
+    return _system_figures[0]
 
 
 @dataclass(frozen=True)
@@ -51,7 +81,7 @@ def _repo() -> RoomRepository:
 
 
 def process_uptime() -> float:
-    return max(0.0, time.time() - float(_PROCESS.create_time()))
+    return time.monotonic() - _STARTED_MONOTONIC
 
 
 async def redis_is_up(redis: Redis) -> bool:
@@ -61,10 +91,21 @@ async def redis_is_up(redis: Redis) -> bool:
         return False
 
 
+# The registry of the last Redis client asked about (one per loop in practice): building one
+# reads its Lua scripts from disk, which a request must not do.
+_registry: list[tuple[Redis, NodeRegistry]] = []
+
+
+def _node_registry(redis: Redis) -> NodeRegistry:
+    if not _registry or _registry[0][0] is not redis:
+        _registry[:] = [(redis, NodeRegistry(redis))]
+    return _registry[0][1]
+
+
 async def media_picture(redis: Redis) -> MediaPicture:
     """Workers of the live media nodes; nothing known (all zero) when Redis cannot be read."""
     try:
-        nodes = await asyncio.wait_for(NodeRegistry(redis).live_nodes(int(time.time() * 1000)),
+        nodes = await asyncio.wait_for(_node_registry(redis).live_nodes(int(time.time() * 1000)),
                                        SHARED_STATE_TIMEOUT_SECONDS)
     except Exception:
         logger.warning("could not read media:nodes", exc_info=True)
@@ -124,15 +165,15 @@ async def health(request: HttpRequest) -> HttpResponse:
 def _system() -> dict[str, Any]:
     # Python has no V8 heap: heapTotal is the virtual size, heapUsed the resident size.
     memory = _PROCESS.memory_info()
-    times = os.times()
-    virtual = psutil.virtual_memory()
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # a system call, no file
+    figures = _recent_system_figures()
     return {
         "uptime": process_uptime(),
         "memory": {"rss": memory.rss, "heapTotal": memory.vms, "heapUsed": memory.rss, "external": 0},
-        "cpu": {"user": int(times.user * 1_000_000), "system": int(times.system * 1_000_000)},
-        "loadAverage": list(os.getloadavg()),
-        "freemem": virtual.available,
-        "totalmem": virtual.total,
+        "cpu": {"user": int(usage.ru_utime * 1_000_000), "system": int(usage.ru_stime * 1_000_000)},
+        "loadAverage": figures.load_average,
+        "freemem": figures.freemem,
+        "totalmem": _TOTAL_MEMORY,
     }
 
 
@@ -147,7 +188,7 @@ async def metrics(request: HttpRequest) -> HttpResponse:
             "activeWorkers": media.active,
             "expectedWorkers": media.expected,
             "workers": media.workers,
-            "concurrency": os.cpu_count() or 1,
+            "concurrency": _CPU_COUNT,
         },
         "timestamp": iso_now(),
     })
