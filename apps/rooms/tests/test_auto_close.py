@@ -1,0 +1,84 @@
+"""The auto-close pass and its lock against a real redis-server and a real (fake) Laravel."""
+
+from __future__ import annotations
+
+import asyncio
+
+from apps.rooms.auto_close import auto_close_pass
+from apps.rooms.keys import AUTO_CLOSE_LOCK_KEY
+from apps.rooms.tests.conftest import Harness
+from apps.rooms.tests.fakes import FakeSocket
+from flylive.redis_lock import RedisLock
+
+
+async def open_room(h: Harness, room_id: str, *, members: int = 0, activity: bool = False) -> None:
+    """A room as clients leave it: joined by `members` + 1 sockets, then left by one."""
+    sockets = [FakeSocket.of(f"{room_id}-{i}", 100 + i) for i in range(members + 1)]
+    for socket in sockets:
+        await h.service.join(socket, room_id, 15)
+    await h.service.leave(sockets[-1], room_id)
+    if not activity:
+        await h.redis.delete(f"room:{room_id}:activity")  # as after ROOM_INACTIVITY_TIMEOUT_MS
+
+
+async def test_idle_empty_room_is_closed_and_the_rest_are_kept(h: Harness) -> None:
+    await open_room(h, "idle")
+    await open_room(h, "occupied", members=1)
+    await open_room(h, "recent", activity=True)
+    report = await auto_close_pass(h.service)
+    assert report.ran
+    assert report.closed == ("idle",)
+    assert report.rooms_seen == 3
+    [closed] = h.emits.events("room:closed")
+    assert closed.payload["roomId"] == "idle"
+    assert closed.payload["reason"] == "inactivity"
+    assert h.media_released == [("idle", "inactivity")]
+    ended = (await h.statuses("idle"))[-1]
+    assert (ended["is_live"], ended["participant_count"]) == (False, 0)
+    assert ended["ended_at"].endswith("Z")
+    assert await h.redis.exists("room:state:idle", "room:idle:members", "room:idle:member_users") == 0
+    assert await h.redis.exists("room:state:occupied", "room:state:recent") == 2
+    assert sorted(await h.service.repo.active_room_ids()) == ["occupied", "recent"]
+    assert not await h.redis.exists(AUTO_CLOSE_LOCK_KEY)  # released
+
+
+async def test_overlapping_passes_are_prevented_by_the_lock(h: Harness) -> None:
+    await open_room(h, "idle")
+    await h.service.drain()
+    h.laravel.clear()
+    h.laravel.respond("/api/v1/internal/rooms/idle/status", delay_seconds=0.5)  # a slow pass
+    first = asyncio.create_task(auto_close_pass(h.service))
+    await h.laravel.wait_for("/api/v1/internal/rooms/idle/status")  # inside its close, holding the lock
+    second = await auto_close_pass(h.service)
+    assert not second.ran
+    assert (await first).closed == ("idle",)
+    assert not await h.redis.exists(AUTO_CLOSE_LOCK_KEY)
+    assert (await auto_close_pass(h.service)).ran  # free again
+
+
+async def test_a_pass_keeps_a_long_lived_rooms_records(h: Harness) -> None:
+    await open_room(h, "old", members=1)
+    for key in ("room:state:old", "room:old:members", "room:old:member_users", "user:100:room"):
+        await h.redis.expire(key, 60)  # as a day after the last join
+    report = await auto_close_pass(h.service)
+    assert report.kept_alive == 1
+    for key in ("room:state:old", "room:old:members", "room:old:member_users", "user:100:room"):
+        assert await h.redis.ttl(key) > 86000, key
+
+
+async def test_a_lock_is_released_and_extended_only_by_its_holder(h: Harness) -> None:
+    mine = RedisLock(h.redis, "job:lock", ttl_ms=5000)
+    theirs = RedisLock(h.redis, "job:lock", ttl_ms=5000)
+    assert await mine.acquire()
+    assert not await theirs.acquire()
+    assert not await theirs.release()
+    assert not await theirs.extend()
+    assert await mine.extend()
+    assert await mine.release()
+    assert await theirs.acquire()
+
+
+async def test_a_dead_holders_lock_frees_itself(h: Harness) -> None:
+    assert await RedisLock(h.redis, "job:lock", ttl_ms=100).acquire()
+    await asyncio.sleep(0.2)
+    assert await RedisLock(h.redis, "job:lock", ttl_ms=100).acquire()
