@@ -14,6 +14,7 @@ from redis.asyncio import from_url
 from apps.media.gateway import MediaRpcClient
 from apps.media.node_registry import NodeRegistry
 from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run_media_node
+from tests.support.celery_procs import run_celery_beat, run_celery_worker
 from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 
@@ -36,11 +37,19 @@ class LiveStack:
 
 
 @contextlib.contextmanager
-def live_stack(redis: RedisServer, **settings: str) -> Iterator[LiveStack]:
-    """runmedia + uvicorn against `redis` (DB MEDIA_E2E_DB, flushed first); `settings` are env overrides."""
+def live_stack(redis: RedisServer, *, celery: bool = False, **settings: str) -> Iterator[LiveStack]:
+    """runmedia + uvicorn against `redis` (DB MEDIA_E2E_DB, flushed first); `settings` are env overrides.
+
+    `celery`: a Celery worker and beat too, for what the rooms app does on its schedule (closing
+    the rooms a media node reports lost)."""
     sync_redis.Redis(host=redis.host, port=redis.port, db=MEDIA_E2E_DB).flushdb()
     env = media_env(server_env(redis, REDIS_DB=str(MEDIA_E2E_DB), LOG_LEVEL="warn"), **settings)
-    with run_media_node(env) as media, run_server(env, server="uvicorn") as web:
+    with contextlib.ExitStack() as processes:
+        media = processes.enter_context(run_media_node(env))
+        web = processes.enter_context(run_server(env, server="uvicorn"))
+        if celery:
+            processes.enter_context(run_celery_worker(env, name="media-e2e"))
+            processes.enter_context(run_celery_beat(env))
         yield LiveStack(web, media, env, redis)
 
 

@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer) -> Iterator[LiveStack]:
+    # Celery: the rooms app closes the rooms a dead worker took (the node only reports them).
     with live_stack(
-        redis_server, MEDIASOUP_NUM_WORKERS="3", MAX_LISTENERS_PER_DISTRIBUTION_ROUTER="2"
+        redis_server, celery=True, MEDIASOUP_NUM_WORKERS="3", MAX_LISTENERS_PER_DISTRIBUTION_ROUTER="2"
     ) as running:
         yield running
 
