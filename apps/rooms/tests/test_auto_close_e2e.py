@@ -82,7 +82,8 @@ def stack(redis_server: RedisServer, laravel_port: int
                      LARAVEL_API_TIMEOUT_MS="2000", ROOM_INACTIVITY_TIMEOUT_MS=str(INACTIVITY_MS),
                      ROOM_AUTO_CLOSE_POLL_INTERVAL_MS=str(POLL_MS))
     with (run_server(env, server="uvicorn") as web, run_celery_worker(env, name="one") as one,
-          run_celery_worker(env, name="two") as two, run_celery_beat(env) as beat):
+          run_celery_worker(env, name="two", pool="prefork", concurrency=2) as two,  # bin/serve's shape
+          run_celery_beat(env) as beat):
         yield web, one, two, beat
 
 
