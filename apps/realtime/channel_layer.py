@@ -23,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from flylive.config import get_config
 from flylive.metrics import CHANNEL_LAYER_ERRORS
@@ -61,10 +63,16 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
         layer: RedisPubSubLoopLayer = self._get_layer()
         return layer
 
-    async def _bounded(self, operation: str, call: Any) -> Any:
+    async def _bounded(self, operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
         try:
             async with asyncio.timeout(self.call_timeout):
-                return await call
+                try:
+                    return await call()
+                except RedisConnectionError as exc:
+                    # After a Redis restart the first use of a pooled connection finds it closed;
+                    # once more on a fresh one, within the same deadline.
+                    logger.info("channel layer %s: %r, retrying once", operation, exc)
+                    return await call()
         except Exception as exc:
             CHANNEL_LAYER_ERRORS.labels(operation=operation).inc()
             logger.warning("channel layer %s failed: %r", operation, exc)
@@ -75,7 +83,7 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
         # Named here, not by the loop layer, so that a failed subscribe can be undone.
         name = f"{layer.prefix}{prefix}{uuid.uuid4().hex}"
         try:
-            await self._bounded("new_channel", layer._subscribe_to_channel(name))
+            await self._bounded("new_channel", lambda: layer._subscribe_to_channel(name))
         except BaseException:
             await asyncio.shield(self._forget_channel(layer, name))
             raise
@@ -90,16 +98,20 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
             return
         # A failure is logged; a subscription without a queue only drops what it receives.
         with contextlib.suppress(ChannelLayerError):
-            await self._bounded("unsubscribe", layer._get_shard(channel).unsubscribe(channel))
+            await self._bounded("unsubscribe", lambda: layer._get_shard(channel).unsubscribe(channel))
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        await self._bounded("send", self._loop_layer().send(channel, message))
+        layer = self._loop_layer()
+        await self._bounded("send", lambda: layer.send(channel, message))
 
     async def group_add(self, group: str, channel: str) -> None:
-        await self._bounded("group_add", self._loop_layer().group_add(group, channel))
+        layer = self._loop_layer()
+        await self._bounded("group_add", lambda: layer.group_add(group, channel))
 
     async def group_discard(self, group: str, channel: str) -> None:
-        await self._bounded("group_discard", self._loop_layer().group_discard(group, channel))
+        layer = self._loop_layer()
+        await self._bounded("group_discard", lambda: layer.group_discard(group, channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        await self._bounded("group_send", self._loop_layer().group_send(group, message))
+        layer = self._loop_layer()
+        await self._bounded("group_send", lambda: layer.group_send(group, message))

@@ -82,6 +82,27 @@ def close_sockets_of_instance(instance_id: str) -> None:
             connection.close(TRY_AGAIN_LATER, "server instance reset")
 
 
+async def rerecord_sockets_of_instance(instance_id: str) -> None:
+    """Redis lost its data and the instance registered again: write its live sockets' records
+    again (user socket sets, instance records and rooms), so emits to their users and a sweep
+    after this process dies find them. Room membership itself was lost with Redis; a client
+    gets it back by joining again (docs/protocol.md, "Redis restarts")."""
+    rewritten = 0
+    for connection in list(_open_connections):
+        session = connection.session
+        if session is None or session.instance_id != instance_id or connection._closing:
+            continue
+        try:
+            await connection.services.sockets.add(session.user, session.sid, instance_id=instance_id)
+            if session.room_id is not None:
+                await connection.services.sockets.set_room(instance_id, session.sid, session.room_id)
+            rewritten += 1
+        except Exception as exc:  # Redis failed again: the next re-registration retries
+            logger.warning("could not re-record socket %s: %r", session.sid, exc)
+            return
+    logger.info("web instance %s: %d socket records written again", instance_id, rewritten)
+
+
 @dataclass(frozen=True)
 class _Close:
     code: int
@@ -334,7 +355,8 @@ class SocketIOConnection:
     async def _instance_id(self) -> str | None:
         """This loop's web instance, started by its first socket (None if Redis refused)."""
         try:
-            instance = web_instance(self.services, on_declared_dead=close_sockets_of_instance)
+            instance = web_instance(self.services, on_declared_dead=close_sockets_of_instance,
+                                    on_reregistered=rerecord_sockets_of_instance)
             return await instance.ensure_started()
         except Exception as exc:  # like the registration: the socket still connects, unrecorded
             logger.warning("could not start the web instance: %r", exc)

@@ -22,3 +22,9 @@ def instance_rooms_key(instance_id: str) -> str:
 def instance_sweep_claim_key(instance_id: str) -> str:
     """SET NX PX by the one process sweeping the (dead) instance."""
     return f"web:instance:{instance_id}:sweeping"
+
+
+def instance_registered_key(instance_id: str) -> str:
+    """Written with every heartbeat (24 h TTL), never by a sweep: an instance whose entry in
+    INSTANCES_KEY is gone but whose marker is not was swept; both gone means Redis lost its data."""
+    return f"web:instance:{instance_id}:registered"

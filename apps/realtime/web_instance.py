@@ -7,9 +7,16 @@ WEB_INSTANCE_DEAD_AFTER_MS (dead_instance_sweep.py). Sockets are recorded under 
 instance by the socket registry on connect and dropped on disconnect; the rooms app
 records their room (`record_socket_room`).
 
-If this instance finds its entry gone (it stalled past the threshold and was swept), its
-sockets were already cleaned up elsewhere: it takes a new id and `on_declared_dead` closes
-the sockets of the old one, so their clients reconnect to a consistent state.
+If this instance finds its entry gone, the `web:instance:{id}:registered` marker (written
+with every beat, left alone by sweeps) tells why:
+- marker there: it stalled past the threshold and was swept, so its sockets were already
+  cleaned up elsewhere: it takes a new id and `on_declared_dead` closes the sockets of the
+  old one, so their clients reconnect to a consistent state;
+- marker gone too: Redis lost its data (restarted empty, failed over): the instance
+  registers again under the same id and `on_reregistered` writes its sockets' records
+  again (user socket sets, instance records). Nothing is closed.
+While Redis does not answer, the heartbeat retries every RETRY_SECONDS (not every
+heartbeat), so the instance is registered again within that long of Redis answering.
 """
 
 from __future__ import annotations
@@ -22,12 +29,12 @@ import random
 import secrets
 import socket
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from apps.realtime.dead_instance_sweep import DeadInstanceSweeper
 from apps.realtime.event_registry import SocketSession
-from apps.realtime.instance_keys import INSTANCES_KEY
+from apps.realtime.instance_keys import INSTANCES_KEY, instance_registered_key
 from apps.realtime.loop_services import RealtimeServices, get_services
 
 logger = logging.getLogger(__name__)
@@ -35,6 +42,12 @@ logger = logging.getLogger(__name__)
 _HEARTBEAT_LUA = (Path(__file__).resolve().parent / "lua" / "instance_heartbeat.lua").read_text()
 
 DeclaredDead = Callable[[str], None]
+Reregistered = Callable[[str], Awaitable[None]]
+
+RETRY_SECONDS = 0.25  # heartbeat retry while Redis fails
+# The `registered` marker outlives any plausible stall; refreshed with every beat.
+REGISTERED_MARKER_TTL_MS = 24 * 3600 * 1000
+STAMPED, SWEPT, REREGISTERED = 1, 0, 2
 
 
 def new_instance_id() -> str:
@@ -43,13 +56,15 @@ def new_instance_id() -> str:
 
 
 class WebInstance:
-    def __init__(self, services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None) -> None:
+    def __init__(self, services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None,
+                 on_reregistered: Reregistered | None = None) -> None:
         config = services.config
         self.services = services
         self.id = new_instance_id()
         self.heartbeat_seconds = config.WEB_INSTANCE_HEARTBEAT_MS / 1000
         self.sweep_seconds = config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
         self.on_declared_dead = on_declared_dead
+        self.on_reregistered = on_reregistered
         self.sweeper = DeadInstanceSweeper(services.redis, services.sockets,
                                            dead_after_ms=config.WEB_INSTANCE_DEAD_AFTER_MS, own_id=self.id)
         self._heartbeat = services.redis.register_script(_HEARTBEAT_LUA)
@@ -81,18 +96,35 @@ class WebInstance:
                 await task
         self._tasks = []
 
-    async def _stamp(self, *, create: bool) -> bool:
-        return bool(await self._heartbeat(keys=[INSTANCES_KEY], args=[self.id, "1" if create else "0"]))
+    async def _stamp(self, *, create: bool) -> int:
+        keys = [INSTANCES_KEY, instance_registered_key(self.id)]
+        return int(await self._heartbeat(keys=keys, args=[self.id, "1" if create else "0",
+                                                          REGISTERED_MARKER_TTL_MS]))
+
+    async def beat(self) -> int:
+        """One heartbeat; what it found (STAMPED, SWEPT or REREGISTERED), after acting on it."""
+        outcome = await self._stamp(create=False)
+        if outcome == SWEPT:
+            self._declared_dead()
+            await self._stamp(create=True)
+        elif outcome == REREGISTERED:
+            logger.warning("web instance %s: its Redis entry was lost with Redis's data; "
+                           "registered again, re-recording its sockets", self.id)
+            if self.on_reregistered is not None:
+                await self.on_reregistered(self.id)
+        return outcome
 
     async def _heartbeat_loop(self) -> None:
+        delay = self.heartbeat_seconds
         while True:
-            await asyncio.sleep(self.heartbeat_seconds)
+            await asyncio.sleep(delay)
             try:
-                if not await self._stamp(create=False):
-                    self._declared_dead()
-                    await self._stamp(create=True)
-            except Exception as exc:  # Redis down: keep trying; the sweep threshold spans several beats
-                logger.warning("web instance %s heartbeat failed: %r", self.id, exc)
+                await self.beat()
+                delay = self.heartbeat_seconds
+            except Exception as exc:  # Redis down: retry soon; the sweep threshold spans several beats
+                if delay == self.heartbeat_seconds:
+                    logger.warning("web instance %s heartbeat failed: %r", self.id, exc)
+                delay = min(RETRY_SECONDS, self.heartbeat_seconds)
 
     def _declared_dead(self) -> None:
         old = self.id
@@ -114,12 +146,14 @@ class WebInstance:
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WebInstance] = weakref.WeakKeyDictionary()
 
 
-def web_instance(services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None) -> WebInstance:
+def web_instance(services: RealtimeServices, *, on_declared_dead: DeclaredDead | None = None,
+                 on_reregistered: Reregistered | None = None) -> WebInstance:
     """The running loop's instance (made on first use; not started until `ensure_started`)."""
     loop = asyncio.get_running_loop()
     instance = _by_loop.get(loop)
     if instance is None:
-        instance = _by_loop[loop] = WebInstance(services, on_declared_dead=on_declared_dead)
+        instance = _by_loop[loop] = WebInstance(services, on_declared_dead=on_declared_dead,
+                                                on_reregistered=on_reregistered)
     return instance
 
 
