@@ -62,7 +62,11 @@ def nested(depth: int) -> Any:
 
 
 deep_values = st.integers(50, 400).map(nested)
-field_values = json_values | huge_strings | deep_values
+# Room ids that are not ids (docs/protocol.md, "Room ids"): paths, queries, dots, too long, empty.
+hostile_room_ids = st.sampled_from(
+    ["1/../../../admin/users/7/ban?", "..", ".", "", "42?x=1", "42#f", "a b", "x" * 65, "é", "42\n", "%2F"]
+) | st.text(alphabet="/.?#%: \\", min_size=1, max_size=8).map(lambda t: "42" + t)
+field_values = json_values | huge_strings | deep_values | hostile_room_ids
 
 
 @st.composite
