@@ -2,8 +2,9 @@
 
 URL = LARAVEL_API_URL + path, where every id in the path is percent-encoded as one
 segment (`segment()`: the baseline concatenated ids raw, so a room id like
-`1/../admin/...` reached other Laravel routes with the internal key); every request carries the JSON headers and `X-Internal-Key`; one
-abort timeout of LARAVEL_API_TIMEOUT_MS; no retries. Every call is counted in
+`1/../admin/...` reached other Laravel routes with the internal key); every
+request carries the JSON headers and `X-Internal-Key`; one abort timeout of
+LARAVEL_API_TIMEOUT_MS; no retries. Every call is counted in
 `flylive_laravel_api_calls_total{endpoint,status}` and timed in
 `flylive_laravel_api_latency_seconds{endpoint}`, where `endpoint` is the route
 template (e.g. `POST /rooms/{roomId}/status`) and `status` the HTTP status code,
