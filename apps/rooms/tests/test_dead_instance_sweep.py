@@ -197,3 +197,32 @@ async def test_an_instance_swept_while_alive_takes_a_new_id_and_drops_its_socket
         assert await redis.hkeys(INSTANCES_KEY) == [instance.id.encode()]
     finally:
         await instance.stop()
+
+
+async def test_orphaned_records_of_an_instance_without_an_entry_are_swept(world: World) -> None:
+    """Records written for an instance after its sweep removed its entry (a late connect) are
+    found through `web:instances:recorded` and cleaned up like a dead instance's."""
+    w = world
+    orphan = "gone-host:3:cc"
+    await w.heartbeat(LIVE, 1000)
+    await w.connect(LIVE, "l3", 3, "r")
+    await w.connect(orphan, "o5", 5, "r")
+    assert await w.count("r") == 2
+    assert await w.sweeper().sweep_once() == [orphan]
+    assert await w.redis.hkeys("room:r:members") == [b"l3"]
+    assert [e.payload for e in w.emits.to_room("r", "room:userLeft")] == [{"userId": 5}]
+    assert await w.redis.exists(f"web:instance:{orphan}:sockets", f"web:instance:{orphan}:rooms",
+                                "user:5:sockets", "user:5:room") == 0
+    assert await w.redis.smembers("web:instances:recorded") == {LIVE.encode()}
+    assert await w.sweeper().sweep_once() == []
+
+
+async def test_a_gracefully_stopped_instances_entry_is_removed(world: World) -> None:
+    """A stopped process ran its sockets' cleanup but leaves its heartbeat entry: once stale, it goes."""
+    w = world
+    stopped = "stopped-host:4:dd"
+    await w.heartbeat(stopped, DEAD_AFTER_MS + 1)
+    await w.heartbeat(LIVE, 0)
+    assert await w.sweeper().sweep_once() == [stopped]
+    assert await w.redis.hkeys(INSTANCES_KEY) == [LIVE.encode()]
+    assert w.emits.emitted == []
