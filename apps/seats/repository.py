@@ -187,9 +187,9 @@ class SeatRepository:
 
     async def due_invites(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """(room, seat) of invites whose time has come, oldest first."""
-        members: list[str | bytes] = await self.redis.zrangebyscore(
-            keys.INVITE_EXPIRY_KEY, "-inf", now_ms, start=0, num=limit)
-        return [parsed for m in members if (parsed := keys.parse_expiry_member(as_text(m))) is not None]
+        members = await self.redis.zrangebyscore(keys.INVITE_EXPIRY_KEY, "-inf", now_ms, start=0, num=limit)
+        texts = [as_text(m) for m in members if isinstance(m, str | bytes)]
+        return [parsed for m in texts if (parsed := keys.parse_expiry_member(m)) is not None]
 
     async def expire_invite(self, room_id: str, index: int, *, now_ms: int) -> int | float | None:
         """Expire the invite if due and still pending; its target (only for the one caller that did)."""

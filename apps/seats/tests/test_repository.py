@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from apps.seats import keys
 from apps.seats.repository import INVITE_TTL_MS, SeatError, SeatRepository
+from flylive.redis_values import as_text
 from tests.support.processes import RedisServer, clean_redis_db
 
 ROOM = "r1"
@@ -43,7 +44,9 @@ async def seat_map(redis: Redis, room: str = ROOM) -> dict[int, str]:
 async def test_take_writes_the_contract_shape_and_a_reverse_index(repo: SeatRepository, redis: Redis) -> None:
     moved = await repo.take(ROOM, 7, 3)
     assert (moved.index, moved.previous) == (3, -1)
-    assert json.loads(await redis.hget(keys.seats_key(ROOM), "3")) == {"userId": "7", "muted": False}
+    entry = await redis.hget(keys.seats_key(ROOM), "3")
+    assert entry is not None
+    assert json.loads(entry) == {"userId": "7", "muted": False}
     assert await redis.hget(keys.seat_of_key(ROOM), "7") == b"3"
     seats = await repo.room_seats(ROOM)
     assert seats.seats == [{"seatIndex": 3, "userId": 7, "isMuted": False}]
@@ -120,8 +123,9 @@ async def test_invite_accept_unlocks_takes_and_consumes(repo: SeatRepository, re
     await repo.lock(ROOM, 5)
     expires = await repo.invite(ROOM, 5, 9, 1, now_ms=1000)
     assert expires == 1000 + INVITE_TTL_MS
-    raw = json.loads(await redis.get(keys.invite_key(ROOM, 5)))
-    assert raw == {"targetUserId": "9", "invitedBy": "1", "seatIndex": 5, "createdAt": 1000}
+    raw = await redis.get(keys.invite_key(ROOM, 5))
+    assert raw is not None
+    assert json.loads(raw) == {"targetUserId": "9", "invitedBy": "1", "seatIndex": 5, "createdAt": 1000}
     assert 29_000 < await redis.pttl(keys.invite_key(ROOM, 5)) <= 30_000
     await refused("Invite already pending for this seat", repo.invite(ROOM, 5, 10, 1, now_ms=1000))
     await refused("Seat is already occupied", repo.invite(ROOM, 0, 10, 1, now_ms=1000))
@@ -176,7 +180,7 @@ async def test_forget_room_removes_seats_locks_and_invites(repo: SeatRepository,
     await repo.invite(ROOM, 3, 8, 7, now_ms=1000)
     await repo.invite("other", 3, 8, 7, now_ms=1000)
     await repo.forget_room(ROOM)
-    assert sorted(k.decode() for k in await redis.keys("room:r1:*")) == []
+    assert [as_text(k) for k in await redis.keys("room:r1:*")] == []
     assert await repo.due_invites(10**13, 10) == [("other", 3)]
 
 
@@ -215,6 +219,6 @@ async def test_random_interleavings_never_seat_a_user_twice(repo: SeatRepository
         await asyncio.gather(*(one_op() for _ in range(50)))
         seats = await seat_map(redis)
         assert len(set(seats.values())) == len(seats), seats  # no user on two seats
-        reverse = {k.decode(): int(v) for k, v in (await redis.hgetall(keys.seat_of_key(ROOM))).items()}
+        reverse = {as_text(k): int(v) for k, v in (await redis.hgetall(keys.seat_of_key(ROOM))).items()}
         assert reverse == {user: seat for seat, user in seats.items()}
         assert not set(seats) & set((await repo.room_seats(ROOM)).locked)
