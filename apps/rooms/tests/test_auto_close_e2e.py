@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -28,6 +30,9 @@ INACTIVITY_MS = 1500
 POLL_MS = 300
 # A close is due once the activity mark expired and the next pass ran; slack for 2 loaded cores.
 CLOSE_WITHIN = (INACTIVITY_MS + POLL_MS) / 1000 + 6
+# Web processes beat every 200 ms and are dead after 2 s; Celery sweeps every 300 ms.
+FAST_LIVENESS = {"WEB_INSTANCE_HEARTBEAT_MS": "200", "WEB_INSTANCE_DEAD_AFTER_MS": "2000",
+                 "WEB_INSTANCE_SWEEP_INTERVAL_MS": "300"}
 
 
 class RoomGroupListener:
@@ -78,13 +83,19 @@ async def laravel(laravel_port: int) -> AsyncIterator[FakeLaravel]:
 def stack(redis_server: RedisServer, laravel_port: int
           ) -> Iterator[tuple[LiveServer, CeleryProcess, CeleryProcess, CeleryProcess]]:
     sync_redis.Redis(host=redis_server.host, port=redis_server.port, db=DB).flushdb()
-    env = server_env(redis_server, REDIS_DB=str(DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
-                     LARAVEL_API_TIMEOUT_MS="2000", ROOM_INACTIVITY_TIMEOUT_MS=str(INACTIVITY_MS),
-                     ROOM_AUTO_CLOSE_POLL_INTERVAL_MS=str(POLL_MS))
-    with (run_server(env, server="uvicorn") as web, run_celery_worker(env, name="one") as one,
-          run_celery_worker(env, name="two", pool="prefork", concurrency=2) as two,  # bin/serve's shape
-          run_celery_beat(env) as beat):
+    celery_env = server_env(redis_server, REDIS_DB=str(DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
+                            LARAVEL_API_TIMEOUT_MS="2000", ROOM_INACTIVITY_TIMEOUT_MS=str(INACTIVITY_MS),
+                            ROOM_AUTO_CLOSE_POLL_INTERVAL_MS=str(POLL_MS), **FAST_LIVENESS)
+    with (run_server(web_env(celery_env), server="uvicorn") as web,
+          run_celery_worker(celery_env, name="one") as one,
+          run_celery_worker(celery_env, name="two", pool="prefork", concurrency=2) as two,  # bin/serve's
+          run_celery_beat(celery_env) as beat):
         yield web, one, two, beat
+
+
+def web_env(celery_env: dict[str, str]) -> dict[str, str]:
+    """Web processes never sweep during this module: a dead one is left to Celery beat."""
+    return {**celery_env, "WEB_INSTANCE_SWEEP_INTERVAL_MS": "600000"}
 
 
 @pytest.fixture
@@ -182,6 +193,32 @@ async def test_each_room_is_closed_exactly_once_with_two_workers(
     assert Counter({r: len(listener.closed(r)) for r in rooms}) == Counter(dict.fromkeys(rooms, 1))
     for worker in (one, two):  # both workers took auto-close runs during this module
         assert "rooms.auto_close_idle_rooms" in worker.log(), worker.log_tail()
+
+
+async def test_a_killed_web_process_is_swept_by_celery(
+    stack: tuple[LiveServer, CeleryProcess, CeleryProcess, CeleryProcess], laravel: FakeLaravel, redis: Redis
+) -> None:
+    """No web process sweeps here (web_env): the killed one's socket leaves its room through the
+    Celery task, its records go, and the room it left empty is then auto-closed."""
+    web = stack[0]
+    before = set(await redis.hkeys("web:instances"))
+    with run_server(web.env, server="uvicorn") as doomed:
+        client = await Client(920).connect(doomed)
+        await client.call("room:join", {"roomId": "ac-swept"})
+        [instance] = set(await redis.hkeys("web:instances")) - before
+        os.kill(doomed.proc.pid, signal.SIGKILL)
+        doomed.proc.wait(timeout=10)
+        await client.sio.eio.disconnect(abort=True)
+
+    async def swept() -> bool:
+        return (await redis.hlen("room:ac-swept:members") == 0
+                and not await redis.hexists("web:instances", instance)
+                and not await redis.exists("user:920:room", "user:920:sockets",
+                                           f"web:instance:{instance.decode()}:sockets"))
+
+    await eventually(swept, within=10)
+    assert not await redis.sismember("web:instances:recorded", instance)
+    await eventually(lambda: _true(ended_reports(laravel, "ac-swept")), within=CLOSE_WITHIN)
 
 
 async def _true(value: Any) -> bool:
