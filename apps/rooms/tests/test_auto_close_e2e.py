@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from apps.realtime.emit import room_group
 from apps.rooms.tests.test_rooms_e2e import Client, eventually
+from flylive.redis_values import as_text
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer, free_port
@@ -201,11 +202,11 @@ async def test_a_killed_web_process_is_swept_by_celery(
     """No web process sweeps here (web_env): the killed one's socket leaves its room through the
     Celery task, its records go, and the room it left empty is then auto-closed."""
     web = stack[0]
-    before = set(await redis.hkeys("web:instances"))
+    before = {as_text(i) for i in await redis.hkeys("web:instances")}
     with run_server(web.env, server="uvicorn") as doomed:
         client = await Client(920).connect(doomed)
         await client.call("room:join", {"roomId": "ac-swept"})
-        [instance] = set(await redis.hkeys("web:instances")) - before
+        [instance] = {as_text(i) for i in await redis.hkeys("web:instances")} - before
         os.kill(doomed.proc.pid, signal.SIGKILL)
         doomed.proc.wait(timeout=10)
         await client.sio.eio.disconnect(abort=True)
@@ -214,7 +215,7 @@ async def test_a_killed_web_process_is_swept_by_celery(
         return (await redis.hlen("room:ac-swept:members") == 0
                 and not await redis.hexists("web:instances", instance)
                 and not await redis.exists("user:920:room", "user:920:sockets",
-                                           f"web:instance:{instance.decode()}:sockets"))
+                                           f"web:instance:{instance}:sockets"))
 
     await eventually(swept, within=10)
     assert not await redis.sismember("web:instances:recorded", instance)
