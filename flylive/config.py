@@ -83,6 +83,11 @@ class AppConfig(BaseSettings):
     MEDIA_LOST_ROOMS_POLL_INTERVAL_MS: int = Field(1000, gt=0)
     GIFT_BUFFER_FLUSH_INTERVAL_MS: int = Field(500, gt=0)
     GIFT_MAX_RETRIES: int = Field(3, gt=0)
+    # Not in the Node contract (apps/gifts/buffer.py): transactions per batch POST (the baseline
+    # sent the whole backlog at once), and the flush lock's TTL, which a live flush keeps
+    # extending: a flush killed mid-batch frees the lock, and its batch is recovered, this soon.
+    GIFT_BATCH_SIZE: int = Field(100, gt=0, le=1000)
+    GIFT_FLUSH_LOCK_TTL_MS: int = Field(5000, ge=1000)
     DEFAULT_SEAT_COUNT: int = Field(15, ge=1, le=15)
     # Not in the Node contract: seat permission caches and the Laravel lookups' deadline
     # (apps/seats/permissions.py). The owner rarely changes; a role is kept short so a demoted
@@ -97,6 +102,9 @@ class AppConfig(BaseSettings):
 
     MSAB_EVENTS_CHANNEL: str = "flylive:msab:events"
     MSAB_EVENTS_ENABLED: bool = True
+    # Not in the Node contract (apps/integrations/laravel_events.py): Laravel events waiting for
+    # delivery in one web process; beyond it they are dropped and counted.
+    MSAB_EVENTS_QUEUE_SIZE: int = Field(10000, gt=0)
     CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = (
         "https://flyliveapp.com",
         "https://www.flyliveapp.com",

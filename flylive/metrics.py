@@ -53,6 +53,11 @@ GIFT_BATCH_SIZE = Histogram(
     "flylive_gift_batch_size", "Gift transactions per flush", buckets=(1, 5, 10, 25, 50, 100),
     registry=REGISTRY,
 )
+# Not in the contract: transactions waiting in `gifts:pending`, as the last flush left them
+# (set once per flush run by the process that flushed).
+GIFT_BUFFER_SIZE = Gauge(
+    "flylive_gift_buffer_size", "Gift transactions waiting to be sent to Laravel", registry=REGISTRY
+)
 LARAVEL_API_CALLS = Counter(
     "flylive_laravel_api_calls_total", "Laravel API calls", ["endpoint", "status"], registry=REGISTRY
 )
@@ -73,6 +78,11 @@ LARAVEL_EVENTS_RECEIVED = Counter(
     "Laravel pub/sub events received",
     ["event_type", "delivered"],
     registry=REGISTRY,
+)
+# Not in the contract: Laravel events this web process dropped before delivery. reason:
+# queue_full (the bounded delivery queue was full) | invalid (not a valid message, 8.3).
+LARAVEL_EVENTS_DROPPED = Counter(
+    "flylive_laravel_events_dropped_total", "Laravel pub/sub events dropped", ["reason"], registry=REGISTRY
 )
 
 # Not in the contract: channel-layer calls that failed or passed their deadline

@@ -86,6 +86,17 @@ def local_socket_count() -> int:
     return len(_local_sockets)
 
 
+def local_socket(sid: str) -> LocalSocket | None:
+    """The socket `sid` if it is connected to this process (deliveries that must reach each
+    socket once across processes send only to their own: Laravel events)."""
+    return _local_sockets.get(sid)
+
+
+def local_socket_ids() -> list[str]:
+    """The sockets connected to this process, as of now."""
+    return list(_local_sockets)
+
+
 def room_group(room_id: str) -> str:
     """A channel-layer-safe group name for any room id (ids are free text)."""
     return "room." + hashlib.sha1(room_id.encode("utf-8", "surrogatepass")).hexdigest()

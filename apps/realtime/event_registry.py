@@ -19,7 +19,8 @@ argument and ignore extras (as the baseline does). The run-time side is
 `apps/realtime/event_runner.py`; payload building blocks are in `apps/realtime/schema.py`.
 
 Handlers of one socket run concurrently (each in its own task, started in arrival
-order, like Node's async handlers); at most 16 at a time per socket, beyond which
+order, like Node's async handlers), except that events declared `ordered=True` run one
+after another in arrival order; at most 16 at a time per socket, beyond which
 the event is answered `Too many requests` in its ack style.
 """
 
@@ -84,6 +85,9 @@ class EventSpec:
     rate_limit: RateLimit | None = None
     # A success shows life in the payload's `roomId` (auto-close spares the room).
     room_activity: bool = False
+    # This socket's events of ordered specs run one at a time in arrival order (rate limit,
+    # handler, broadcasts): one sender's chat messages and gifts reach the room in order.
+    ordered: bool = False
 
 
 # event name -> spec; filled by @event at import of each app's events module.
@@ -99,6 +103,7 @@ def event(
     invalid_message: str = "Invalid payload",
     rate_limit: RateLimit | None = None,
     room_activity: bool = False,
+    ordered: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler `async def h(ctx: EventContext, payload: Schema) -> Any`."""
 
@@ -106,7 +111,7 @@ def event(
         if name in REGISTRY:
             raise RuntimeError(f"event {name!r} registered twice")
         REGISTRY[name] = EventSpec(name, handler, schema, ack, invalid_ack, invalid_message, rate_limit,
-                                   room_activity)
+                                   room_activity, ordered)
         return handler
 
     return register

@@ -67,6 +67,8 @@ class EventRunner:
         self.registry = REGISTRY if registry is None else registry
         self.max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
+        # Held by each `ordered` event for its whole run; waiters get it first come, first served.
+        self._ordered = asyncio.Lock()
 
     @property
     def in_flight(self) -> int:
@@ -120,8 +122,12 @@ class EventRunner:
         started = time.perf_counter()
         status = "server_error"
         try:
-            status = await self._run(spec, EventContext(self.session, correlation_id, self.connection),
-                                     args, ack_id)
+            ctx = EventContext(self.session, correlation_id, self.connection)
+            if spec.ordered:
+                async with self._ordered:
+                    status = await self._run(spec, ctx, args, ack_id)
+            else:
+                status = await self._run(spec, ctx, args, ack_id)
         except asyncio.CancelledError:
             status = "cancelled"
             raise

@@ -6,6 +6,8 @@ import asyncio
 import sys
 from typing import Any
 
+# Each web process subscribes to the events Laravel publishes, for its own sockets.
+from apps.integrations.laravel_events import start_laravel_events, stop_laravel_events
 from apps.realtime.connection import (
     SHUTDOWN_CLEANUP_SECONDS,
     ASGIReceive,
@@ -40,9 +42,11 @@ async def lifespan_application(scope: dict[str, Any], receive: ASGIReceive, send
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await start_laravel_events()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_all_sockets(SHUTDOWN_CLEANUP_SECONDS)
+            await stop_laravel_events()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -54,9 +58,14 @@ def install_daphne_shutdown_hook() -> None:
         return
     from twisted.internet import defer, reactor
 
-    def before_shutdown() -> defer.Deferred[None]:
-        return defer.Deferred.fromFuture(asyncio.ensure_future(close_all_sockets(SHUTDOWN_CLEANUP_SECONDS)))
+    async def shutdown() -> None:
+        await close_all_sockets(SHUTDOWN_CLEANUP_SECONDS)
+        await stop_laravel_events()
 
+    def before_shutdown() -> defer.Deferred[None]:
+        return defer.Deferred.fromFuture(asyncio.ensure_future(shutdown()))
+
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(start_laravel_events()))
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)  # type: ignore[arg-type]
 
 

@@ -44,6 +44,7 @@ from apps.realtime.event_registry import (
 )
 from apps.rooms.repository import JoinResult, RoomRepository
 from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
+from apps.rooms.session_history import session_history
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
 from flylive.config import get_config
 
@@ -175,6 +176,8 @@ class RoomService:
             if joined.new_member:
                 count = joined.participant_count
                 self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
+                await session_history(self.repo.redis).room_joined(room_id, created=joined.created,
+                                                                   participant_count=count)
             snapshot = await self.repo.snapshot(room_id)
             if joined.new_member:
                 await self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
@@ -320,6 +323,8 @@ class RoomService:
             await _attempt("media release", room_id, self.release_media(room_id, reason))
             self.status.report(room_id, RoomStatus(is_live=False, participant_count=0, ended_at=iso_now()))
             await self.status.flush(room_id)
+            # Before finish_close: a join after it may start the room's next session.
+            await session_history(self.repo.redis).room_closed(room_id, reason)
         finally:
             await self.repo.finish_close(closed)
         logger.info("room %s closed (%s); released %d member users", room_id, reason, len(closed.users))

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "apps.rooms",
     "apps.media",
     "apps.seats",
+    "apps.chat",
+    "apps.gifts",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +111,7 @@ _AUTO_CLOSE_SECONDS = _config.ROOM_AUTO_CLOSE_POLL_INTERVAL_MS / 1000
 _LOST_ROOMS_SECONDS = _config.MEDIA_LOST_ROOMS_POLL_INTERVAL_MS / 1000
 _SWEEP_SECONDS = _config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
 _INVITE_SWEEP_SECONDS = _config.SEAT_INVITE_SWEEP_INTERVAL_MS / 1000
+_GIFT_FLUSH_SECONDS = _config.GIFT_BUFFER_FLUSH_INTERVAL_MS / 1000
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rooms.auto_close_idle_rooms": {
         "task": "rooms.auto_close_idle_rooms", "schedule": _AUTO_CLOSE_SECONDS,
@@ -121,6 +124,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "seats.expire_invites": {
         "task": "seats.expire_invites", "schedule": _INVITE_SWEEP_SECONDS,
         "options": {"expires": _INVITE_SWEEP_SECONDS},
+    },
+    "gifts.flush_gift_buffer": {
+        "task": "gifts.flush_gift_buffer", "schedule": _GIFT_FLUSH_SECONDS,
+        "options": {"expires": _GIFT_FLUSH_SECONDS},
     },
     "realtime.sweep_dead_web_instances": {
         "task": "realtime.sweep_dead_web_instances", "schedule": _SWEEP_SECONDS,

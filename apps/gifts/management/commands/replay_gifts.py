@@ -1,0 +1,28 @@
+"""`manage.py replay_gifts [--id PK ...]`: queue dead-lettered gift transactions again
+(apps/gifts/dead_letters.py; the admin's replay action calls the same function)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from redis import Redis
+
+from apps.gifts.dead_letters import replay_dead_letters
+from flylive.config import get_config
+
+
+class Command(BaseCommand):
+    help = "Queue dead-lettered gift transactions for the next flush (all, or the given row ids)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--id", dest="ids", type=int, action="append",
+                            help="a dead letter's id (repeatable); default: every dead letter")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        redis = Redis.from_url(get_config().redis_url, socket_connect_timeout=10, socket_timeout=5)
+        try:
+            count = replay_dead_letters(redis, ids=options["ids"])
+        finally:
+            redis.close()
+        self.stdout.write(f"{count} gift transaction(s) queued again")
