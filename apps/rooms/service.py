@@ -361,7 +361,9 @@ class RoomService:
 
     async def drain(self) -> None:
         """Wait for the fire-and-forget calls started so far (Celery tasks, tests, shutdown)."""
-        await self.status.drain()
+        while self.status.pending or self._media_releases:
+            await self.status.drain()
+            await asyncio.gather(*list(self._media_releases), return_exceptions=True)
 
 
 # -- the process's service, one per event loop ---------------------------------------------
