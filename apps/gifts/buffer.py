@@ -10,6 +10,8 @@ run at once and one that dies frees it within GIFT_FLUSH_LOCK_TTL_MS):
    belong to a live flush, since this one holds the lock) are sent again, as they are.
 2. Batches of at most GIFT_BATCH_SIZE: one script moves them from `gifts:pending` into a new
    processing list (atomic, so a crash anywhere leaves each transaction in exactly one list).
+   A run sends at most what was pending when it began and stops at the first batch Laravel
+   did not take, so retries are a flush interval apart (3 attempts span about 1 s by default).
 3. Each batch is POSTed. An answer (2xx with a `failed` array): `gift:error` to the sender's
    socket for each failed item, then the processing list is deleted. No answer (timeout,
    network error, non-2xx, bad body): each transaction's `retryCount` goes up; those at
@@ -181,13 +183,18 @@ class GiftBuffer:
                                len(items), key)
                 report.recovered_batches += 1
                 await self._send_batch(key, items, report)
+            # Only what was pending when the run began: retries queued by this run wait for the
+            # next one (an interval apart), and a run ends at the first batch Laravel did not take.
+            budget = await self.pending()
             deadline = time.monotonic() + self.max_run_seconds
-            while not lost.is_set() and time.monotonic() < deadline:
+            while budget > 0 and not report.errors and not lost.is_set() and time.monotonic() < deadline:
                 key = self._new_processing_key()
+                size = min(self.batch_size, budget)
                 items = [as_text(i) for i in await self._take(
-                    keys=[keys.PENDING_KEY, keys.PROCESSING_INDEX_KEY, key], args=[self.batch_size])]
+                    keys=[keys.PENDING_KEY, keys.PROCESSING_INDEX_KEY, key], args=[size])]
                 if not items:
                     break
+                budget -= len(items)
                 await self._send_batch(key, items, report)
             if lost.is_set():
                 logger.error("gift flush lost its lock (stalled past %d ms); stopping", self.lock_ttl_ms)
