@@ -18,24 +18,6 @@ def activity_key(room_id: str) -> str:
     return f"room:{room_id}:activity"
 
 
-def seats_key(room_id: str) -> str:
-    return f"room:{room_id}:seats"
-
-
-def locked_seats_key(room_id: str) -> str:
-    return f"room:{room_id}:locked_seats"
-
-
-def invite_key(room_id: str, seat_index: int) -> str:
-    """A pending seat invite (contract 5.5); listed in `invites_key` so a close finds it without SCAN."""
-    return f"room:{room_id}:invite:{seat_index}"
-
-
-def invites_key(room_id: str) -> str:
-    """Set of the room's invite keys: whoever writes an invite SADDs its key here (same script)."""
-    return f"room:{room_id}:invites"
-
-
 def closing_key(room_id: str) -> str:
     """Held (PX) by the process closing the room until its close is complete: joins wait for it."""
     return f"room:{room_id}:closing"

@@ -8,9 +8,8 @@ Shared state, so any web process can serve any room:
 - `room:{roomId}:closing`        held while a close of the room runs (joins wait).
 - `rooms:active`                 sorted set of every room with state (no SCAN anywhere).
 - `user:{userId}:room`           room id, 86400 s.
-Deleted on close, written elsewhere: `room:{roomId}:invites` (index of invite keys, seats).
-Read only: `room:{roomId}:seats`, `room:{roomId}:locked_seats` (seats app),
-`room:{roomId}:producers` (media service).
+Read only: `room:{roomId}:producers` (media service). Seats, locks and invites are the
+seats app's (its service functions, never its keys).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from apps.rooms import keys
-from apps.rooms.schemas import ParticipantEntry, ProducerView, SeatView
+from apps.rooms.schemas import ParticipantEntry, ProducerView
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key
 from flylive.js_number import js_number
 from flylive.redis_values import as_text
@@ -78,7 +77,6 @@ class RoomActivity:
 class LeaveResult:
     was_member: bool
     participant_count: int
-    freed_seat: int | None  # the seat index cleared for the user, if any
     state_existed: bool  # contract 6.3: a missing state means no status update
     user_left_room: bool  # the user's last socket in the room went away
 
@@ -87,8 +85,6 @@ class LeaveResult:
 class RoomSnapshot:
     members: dict[str, ParticipantEntry]
     producers: list[ProducerView]
-    seats: list[SeatView]  # occupied seats, ascending index
-    locked_seats: list[int]
 
 
 def initial_state_json(room_id: str, now_ms: int) -> str:
@@ -143,22 +139,19 @@ class RoomRepository:
         return JoinResult(bool(created), bool(new_member), int(count))
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
-        was_member, count, seat, existed, user_left = await self._leave(
+        was_member, count, existed, user_left = await self._leave(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.seats_key(room_id), user_room_key(user_id)],
+                  user_room_key(user_id)],
             args=[sid, js_number(user_id), room_id, now_ms, keys.ROOM_STATE_TTL_SECONDS],
         )
-        return LeaveResult(bool(was_member), int(count), None if int(seat) < 0 else int(seat),
-                           bool(existed), bool(user_left))
+        return LeaveResult(bool(was_member), int(count), bool(existed), bool(user_left))
 
     async def snapshot(self, room_id: str) -> RoomSnapshot:
-        """Members, producers, seats and locks of a room, read in one round trip."""
+        """Members and producers of a room, read in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.members_key(room_id))
             pipe.hgetall(keys.producers_key(room_id))
-            pipe.hgetall(keys.seats_key(room_id))
-            pipe.smembers(keys.locked_seats_key(room_id))
-            raw_members, raw_producers, raw_seats, raw_locked = await pipe.execute()
+            raw_members, raw_producers = await pipe.execute()
         members: dict[str, ParticipantEntry] = {}
         for sid, raw in raw_members.items():
             try:
@@ -173,7 +166,7 @@ class RoomRepository:
             user_id = _parse_user_id(value)
             if user_id is not None:
                 producers.append({"producerId": as_text(producer_id), "userId": user_id})
-        return RoomSnapshot(members, producers, _occupied_seats(raw_seats), _locked(raw_locked))
+        return RoomSnapshot(members, producers)
 
     async def touch_activity(self, room_id: str, *, now_ms: int, ttl_ms: int) -> None:
         """`room:{roomId}:activity`: the room showed life; auto-close spares it for `ttl_ms`."""
@@ -197,15 +190,13 @@ class RoomRepository:
                           closing_ttl_ms: int) -> ClosedRoom | None:
         """Close the room's shared state if this caller wins the close (see room_close.lua).
 
-        Deletes state, membership, seats, locks, activity and invites (through the room's
-        invite index) and sets the `closing` marker; None when another caller closed it, it
-        is not open, or (`only_if_idle`) it has members or a fresh activity mark.
+        Deletes state, membership and activity and sets the `closing` marker; None when another
+        caller closed it, it is not open, or (`only_if_idle`) it has members or a fresh activity mark.
         """
         token = secrets.token_hex(12)
         reply = await self._close(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.seats_key(room_id), keys.locked_seats_key(room_id), keys.activity_key(room_id),
-                  keys.invites_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id)],
+                  keys.activity_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id)],
             args=[room_id, "1" if only_if_idle else "0", token, closing_ttl_ms],
         )
         if not reply or int(reply[0]) != 1:
@@ -252,29 +243,3 @@ class RoomRepository:
                     args=[room_id, keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS], client=pipe)
             replies = await pipe.execute()
         return sum(int(r) for r in replies)
-
-
-def _occupied_seats(raw_seats: dict[Any, Any]) -> list[SeatView]:
-    seats: list[SeatView] = []
-    for field, raw in raw_seats.items():
-        try:
-            index = int(as_text(field))
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        user_id = _parse_user_id(value.get("userId")) if isinstance(value, dict) else None
-        if user_id is None:
-            continue
-        seats.append({"seatIndex": index, "userId": user_id, "isMuted": bool(value.get("muted", False))})
-    seats.sort(key=lambda seat: seat["seatIndex"])
-    return seats
-
-
-def _locked(raw_locked: set[Any]) -> list[int]:
-    locked: list[int] = []
-    for raw in raw_locked:
-        try:
-            locked.append(int(as_text(raw)))
-        except ValueError:
-            continue
-    return sorted(locked)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypedDict
 from pydantic import Field
 
 from apps.realtime.schema import JsInt, JsNumber, Payload, RoomId
+from apps.seats.schemas import SeatView
 
 MAX_SEAT_COUNT = 15
 
@@ -22,7 +23,10 @@ class RoomJoin(Payload):
     roomId: RoomId  # the baseline allowed "" here; no room id may be empty now
     # Accepted for wire compatibility but never trusted: the owner comes from Laravel.
     ownerId: JsNumber | None = None
-    seatCount: Annotated[JsInt, Field(ge=1, le=MAX_SEAT_COUNT)] = MAX_SEAT_COUNT
+    # Lists only seats below it in this ack (as the baseline); the join that opens the room
+    # also makes it the room's seat count (default DEFAULT_SEAT_COUNT), which every seat
+    # operation enforces.
+    seatCount: Annotated[JsInt, Field(ge=1, le=MAX_SEAT_COUNT)] | None = None
 
 
 class RoomLeave(Payload):
@@ -49,12 +53,6 @@ class ParticipantEntry(TypedDict):
     wealth_xp: str
     charm_xp: str
     isSpeaker: bool
-
-
-class SeatView(TypedDict):
-    seatIndex: int
-    userId: int | float
-    isMuted: bool
 
 
 class ProducerView(TypedDict):

@@ -43,9 +43,11 @@ from apps.realtime.event_registry import (
     SocketSession,
 )
 from apps.rooms.repository import JoinResult, RoomRepository
-from apps.rooms.schemas import ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
+from apps.rooms.schemas import MAX_SEAT_COUNT, ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.session_history import session_history
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
+from apps.seats.repository import RoomSeats as SeatsOfRoom
+from apps.seats.service import build_seat_service, seat_service
 from flylive.config import get_config
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,18 @@ def on_room_closed(hook: RoomClosedHook) -> RoomClosedHook:
     """Register `async def hook(room_id)` to run when a room closes (any process, once)."""
     ROOM_CLOSED_HOOKS.append(hook)
     return hook
+
+
+class RoomSeats(Protocol):
+    """What rooms need from the seats app (apps.seats.service.SeatService)."""
+
+    async def room_seats(self, room_id: str) -> SeatsOfRoom: ...
+
+    async def open_room(self, room_id: str, seat_count: int) -> None: ...
+
+    async def vacate(self, room_id: str, user_id: int | float) -> int | None: ...
+
+    async def forget_room(self, room_id: str) -> None: ...
 
 
 class RoomSocket(Protocol):
@@ -131,8 +145,12 @@ class RoomService:
                  closing_ttl_ms: int | None = None,
                  release_empty_room_media: Callable[[str], Awaitable[None]] | None = None,
                  leave_hooks: list[RoomHook] | None = None,
-                 join_hooks: list[RoomHook] | None = None) -> None:
+                 join_hooks: list[RoomHook] | None = None,
+                 seats: RoomSeats | None = None, default_seat_count: int | None = None) -> None:
         self.repo = repo
+        config = get_config()
+        self.seats: RoomSeats = seats if seats is not None else build_seat_service(config, repo.redis, emit)
+        self.default_seat_count = default_seat_count or config.DEFAULT_SEAT_COUNT
         self.laravel = laravel
         self.ensure_media = ensure_media
         self.emit = emit
@@ -152,8 +170,10 @@ class RoomService:
 
     # -- room:join -------------------------------------------------------------------------
 
-    async def join(self, socket: RoomSocket, room_id: str, seat_count: int) -> RoomJoinAck:
-        """Join `room_id` (leaving the socket's current room first) and build the join ack."""
+    async def join(self, socket: RoomSocket, room_id: str, seat_count: int | None = None) -> RoomJoinAck:
+        """Join `room_id` (leaving the socket's current room first) and build the join ack.
+        `seat_count` limits the seats the ack lists; the join that opens the room also makes
+        it the room's seat count (default DEFAULT_SEAT_COUNT)."""
         session = socket.session
         # Before anything changes: no media means `Internal server error` and no join.
         rtp_capabilities = await self.ensure_media(room_id)
@@ -171,6 +191,7 @@ class RoomService:
                 raise
             session.room_id = room_id
             if joined.created:
+                await self.seats.open_room(room_id, seat_count or self.default_seat_count)
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
                 await self._post_status(room_id, RoomStatus(is_live=True, participant_count=0))
             if joined.new_member:
@@ -178,7 +199,8 @@ class RoomService:
                 self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
                 await session_history(self.repo.redis).room_joined(room_id, created=joined.created,
                                                                    participant_count=count)
-            snapshot = await self.repo.snapshot(room_id)
+            snapshot, seats = await asyncio.gather(self.repo.snapshot(room_id),
+                                                   self.seats.room_seats(room_id))
             if joined.new_member:
                 await self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
                                 {"userId": session.user_id, "user": session.user})
@@ -192,8 +214,8 @@ class RoomService:
         return {
             "rtpCapabilities": rtp_capabilities,
             "participants": participants,
-            "seats": [seat for seat in snapshot.seats if seat["seatIndex"] < seat_count],
-            "lockedSeats": snapshot.locked_seats,
+            "seats": [seat for seat in seats.seats if seat["seatIndex"] < (seat_count or MAX_SEAT_COUNT)],
+            "lockedSeats": seats.locked,
             "existingProducers": producers,
         }
 
@@ -243,8 +265,10 @@ class RoomService:
         if not left.was_member:
             return
         others = Room(room_id, exclude_sid=session.sid)
-        if left.freed_seat is not None:
-            await self.emit(others, "seat:cleared", {"seatIndex": left.freed_seat})
+        if left.user_left_room:
+            freed = await self.seats.vacate(room_id, session.user_id)
+            if freed is not None:
+                await self.emit(others, "seat:cleared", {"seatIndex": freed})
         if left.state_existed:
             count = left.participant_count
             self.status.report(room_id, RoomStatus(is_live=count > 0, participant_count=count))
@@ -314,6 +338,7 @@ class RoomService:
         if closed is None:
             return False
         try:
+            await _attempt("seats", room_id, self.seats.forget_room(room_id))
             for hook in ROOM_CLOSED_HOOKS:
                 await _attempt(f"hook {getattr(hook, '__qualname__', hook)}", room_id, hook(room_id))
             payload = {"roomId": room_id, "reason": reason, "timestamp": now_ms()}
@@ -386,7 +411,7 @@ def _default_service() -> RoomService:
     return RoomService(RoomRepository(get_redis()), laravel=laravel_client(),
                        ensure_media=rtp_capabilities_for_join,
                        emit=emit, group_send=group_send, release_media=notify_room_closed,
-                       release_empty_room_media=release_room_media,
+                       release_empty_room_media=release_room_media, seats=seat_service(),
                        activity_ttl_ms=get_config().ROOM_INACTIVITY_TIMEOUT_MS)
 
 

@@ -105,9 +105,9 @@ class SeatRepository:
 
     # -- seats ----------------------------------------------------------------------------------
 
-    async def set_seat_count(self, room_id: str, count: int) -> None:
-        """Store the room's seat count (a new room), unless it already has one."""
-        await self.redis.set(keys.seat_count_key(room_id), count, nx=True)
+    async def open_room(self, room_id: str, seat_count: int) -> None:
+        """A new session of the room: no seats, locks or invites; `seat_count` seats."""
+        await self._forget(keys=self._room_keys(room_id), args=[room_id, seat_count])
 
     async def take(self, room_id: str, user_id: int | float, index: int) -> Moved:
         reply = _checked(await self._take(keys=self._seat_keys(room_id),
@@ -200,8 +200,8 @@ class SeatRepository:
 
     async def forget_room(self, room_id: str) -> None:
         """Delete every seat, lock and invite of the room (it closed)."""
-        await self._forget(
-            keys=[*self._seat_keys(room_id), keys.invite_targets_key(room_id),
-                  keys.invitee_seats_key(room_id), keys.room_invites_index_key(room_id),
-                  keys.INVITE_EXPIRY_KEY],
-            args=[room_id])
+        await self._forget(keys=self._room_keys(room_id), args=[room_id, ""])
+
+    def _room_keys(self, room_id: str) -> list[str]:
+        return [*self._seat_keys(room_id), keys.invite_targets_key(room_id), keys.invitee_seats_key(room_id),
+                keys.room_invites_index_key(room_id), keys.INVITE_EXPIRY_KEY]

@@ -14,7 +14,7 @@ Decisions (fixes over the baseline, wire shapes unchanged):
 - An accept that cannot take the seat changes nothing: the invite stays pending.
 - An invite that expires is announced: `seat:invite:pending {seatIndex, isPending: false}`.
 
-Other apps call: `room_seats` (room:join's ack), `set_seat_count` (a new room), `vacate`
+Other apps call: `room_seats` (room:join's ack), `open_room` (a new session), `vacate`
 (a user left the room), `forget_room` (the room closed), `expire_due_invites` (the sweep).
 """
 
@@ -192,8 +192,9 @@ class SeatService:
     async def room_seats(self, room_id: str) -> RoomSeats:
         return await self.repo.room_seats(room_id)
 
-    async def set_seat_count(self, room_id: str, count: int) -> None:
-        await self.repo.set_seat_count(room_id, count)
+    async def open_room(self, room_id: str, seat_count: int) -> None:
+        """A room's session begins: empty seats, `seat_count` of them."""
+        await self.repo.open_room(room_id, seat_count)
 
     async def vacate(self, room_id: str, user_id: int | float) -> int | None:
         """The user left the room: free their seat (the caller announces it); its index."""

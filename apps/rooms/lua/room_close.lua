@@ -6,26 +6,21 @@
 -- On success the `closing` marker is set until the caller has told sockets, media and
 -- Laravel (joins wait for it), and the user ids of the members are returned (the caller
 -- releases their `user:{id}:room` pointers).
--- Invite keys come from the room's index set (seat scripts SADD them), never from SCAN.
--- KEYS: 1 state, 2 members, 3 member_users, 4 seats, 5 locked seats, 6 activity,
---       7 invites index, 8 active rooms index, 9 closing marker
+-- Seats, locks and invites are the seats app's: the caller asks it to forget them.
+-- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 active rooms index, 6 closing marker
 -- ARGV: 1 room id, 2 '1' only if idle, 3 closing marker token, 4 closing marker TTL ms
 -- Returns {1, {user ids}} when this call closed the room, {0} otherwise.
-if redis.call('EXISTS', KEYS[9]) == 1 then
+if redis.call('EXISTS', KEYS[6]) == 1 then
   return {0}  -- another caller's close of this room is running
 end
-if ARGV[2] == '1' and (redis.call('EXISTS', KEYS[6]) == 1 or redis.call('HLEN', KEYS[2]) > 0) then
+if ARGV[2] == '1' and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('HLEN', KEYS[2]) > 0) then
   return {0}
 end
-local indexed = redis.call('ZREM', KEYS[8], ARGV[1])
+local indexed = redis.call('ZREM', KEYS[5], ARGV[1])
 if indexed == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
   return {0}  -- already closed (or never opened)
 end
 local users = redis.call('HKEYS', KEYS[3])
-local invites = redis.call('SMEMBERS', KEYS[7])
-for i = 1, #invites, 500 do
-  redis.call('DEL', unpack(invites, i, math.min(i + 499, #invites)))
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-redis.call('SET', KEYS[9], ARGV[3], 'PX', tonumber(ARGV[4]))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('SET', KEYS[6], ARGV[3], 'PX', tonumber(ARGV[4]))
 return {1, users}

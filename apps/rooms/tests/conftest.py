@@ -18,6 +18,7 @@ from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService
 from apps.rooms.tests.fakes import EmitRecorder
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
+from apps.seats.repository import SeatRepository
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer, clean_redis_db
 
@@ -81,3 +82,8 @@ async def h(redis: Redis) -> AsyncIterator[Harness]:
         yield harness
         await service.drain()
         await http.aclose()
+
+
+async def seat(redis: Redis, room_id: str, user_id: int, index: int) -> None:
+    """Sit a user through the seats app's own script (as seat:take would)."""
+    await SeatRepository(redis, default_seat_count=15).take(room_id, user_id, index)

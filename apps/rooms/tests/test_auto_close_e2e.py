@@ -148,7 +148,8 @@ async def test_idle_empty_room_is_closed_and_laravel_gets_ended_at(
     assert closed["reason"] == "inactivity"
     assert isinstance(closed["timestamp"], int)
     keys = ["room:state:ac-idle", "room:ac-idle:members", "room:ac-idle:member_users",
-            "room:ac-idle:activity", "room:ac-idle:seats", "room:ac-idle:locked_seats"]
+            "room:ac-idle:activity", "room:ac-idle:seats", "room:ac-idle:locked_seats",
+            "room:ac-idle:seat_count"]
     assert await redis.exists(*keys) == 0
     assert await redis.zscore("rooms:active", "ac-idle") is None
 

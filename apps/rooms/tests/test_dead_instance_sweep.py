@@ -22,6 +22,7 @@ from apps.realtime.socket_registry import SocketRegistry
 from apps.realtime.web_instance import WebInstance
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService, forget_room_service, use_room_service
+from apps.rooms.tests.conftest import seat
 from apps.rooms.tests.fakes import EmitRecorder, FakeSocket
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
 from flylive.config import get_config
@@ -99,7 +100,7 @@ async def populate(w: World) -> None:
     await w.heartbeat(LIVE, 1000)
     await w.connect(DEAD, "d1", 1, "r")
     await w.connect(DEAD, "d2", 2, "r")
-    await w.redis.hset("room:r:seats", "3", '{"userId":"2","muted":false}')
+    await seat(w.redis, "r", 2, 3)
     await w.connect(DEAD, "d4", 4)
     await w.connect(LIVE, "l3", 3, "r")
     w.emits.emitted.clear()

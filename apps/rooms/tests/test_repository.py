@@ -75,24 +75,14 @@ async def test_leave_then_leave_again_counts_once(repo: RoomRepository, redis: R
     assert await redis.get("user:2:room") == b"r"
 
 
-async def test_leave_frees_the_users_seat(repo: RoomRepository, redis: Redis) -> None:
-    await join(repo, "r", "a", 7)
-    await redis.hset("room:r:seats", mapping={"3": '{"userId":"7","muted":true}',
-                                              "4": '{"muted":false,"userId":"8"}'})
-    result = await repo.leave("r", "a", 7, now_ms=NOW)
-    assert result.freed_seat == 3
-    assert await redis.hgetall("room:r:seats") == {b"4": b'{"muted":false,"userId":"8"}'}
-
-
 async def test_second_socket_of_a_user_keeps_seat_and_pointer(repo: RoomRepository, redis: Redis) -> None:
     await join(repo, "r", "a", 7)
     await join(repo, "r", "b", 7)
-    await redis.hset("room:r:seats", "0", '{"userId":"7","muted":false}')
     first = await repo.leave("r", "a", 7, now_ms=NOW)
-    assert (first.participant_count, first.freed_seat, first.user_left_room) == (1, None, False)
+    assert (first.participant_count, first.user_left_room) == (1, False)
     assert await redis.get("user:7:room") == b"r"
     last = await repo.leave("r", "b", 7, now_ms=NOW)
-    assert (last.participant_count, last.freed_seat, last.user_left_room) == (0, 0, True)
+    assert (last.participant_count, last.user_left_room) == (0, True)
     assert await redis.get("user:7:room") is None
 
 
@@ -131,20 +121,14 @@ async def test_concurrent_joins_count_exactly(repo: RoomRepository, redis: Redis
     assert (await state(redis, "r"))["participantCount"] == 25
 
 
-async def test_snapshot_reads_members_producers_seats_locks(repo: RoomRepository, redis: Redis) -> None:
+async def test_snapshot_reads_members_and_producers(repo: RoomRepository, redis: Redis) -> None:
     await join(repo, "r", "a", 1)
     await join(repo, "r", "b", 2)
     await redis.hset("room:r:producers", mapping={"p1": "2"})
-    await redis.hset("room:r:seats", mapping={"9": '{"userId":"2","muted":false}',
-                                              "1": '{"userId":"1","muted":true}'})
-    await redis.sadd("room:r:locked_seats", "14", "3")
     snap = await repo.snapshot("r")
     assert set(snap.members) == {"a", "b"}
     assert snap.members["b"]["id"] == 2
     assert snap.producers == [{"producerId": "p1", "userId": 2}]
-    assert snap.seats == [{"seatIndex": 1, "userId": 1, "isMuted": True},
-                          {"seatIndex": 9, "userId": 2, "isMuted": False}]
-    assert snap.locked_seats == [3, 14]
 
 
 async def close(repo: RoomRepository, room: str, *, only_if_idle: bool = False) -> list[str] | None:
@@ -155,25 +139,18 @@ async def close(repo: RoomRepository, room: str, *, only_if_idle: bool = False) 
     return closed.users
 
 
-async def test_close_deletes_room_keys_invites_and_pointers(repo: RoomRepository, redis: Redis) -> None:
+async def test_close_deletes_room_keys_and_pointers(repo: RoomRepository, redis: Redis) -> None:
     await join(repo, "r*", "a", 1)
     await join(repo, "r*", "b", 2)
     await join(repo, "other", "c", 2)  # user 2 moved on with another socket: its pointer stays
-    await redis.hset("room:r*:seats", "0", '{"userId":"1","muted":false}')
-    await redis.sadd("room:r*:locked_seats", "1")
-    await redis.set("room:r*:invite:3", "{}", ex=30)
-    await redis.sadd("room:r*:invites", "room:r*:invite:3")  # what the seat scripts write
-    await redis.set("room:rx:invite:3", "{}", ex=30)
     assert sorted(await repo.active_room_ids()) == ["other", "r*"]
     users = await close(repo, "r*")
     assert users is not None
     assert sorted(users) == ["1", "2"]
-    for key in ("room:state:r*", "room:r*:members", "room:r*:member_users", "room:r*:seats",
-                "room:r*:locked_seats", "room:r*:activity", "room:r*:invite:3", "room:r*:invites",
+    for key in ("room:state:r*", "room:r*:members", "room:r*:member_users", "room:r*:activity",
                 "user:1:room", "room:r*:closing"):
         assert not await redis.exists(key), key
     assert await redis.get("user:2:room") == b"other"
-    assert await redis.exists("room:rx:invite:3")
     assert await repo.active_room_ids() == ["other"]
     assert await repo.active_room_count() == 1
 

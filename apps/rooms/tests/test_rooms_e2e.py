@@ -179,7 +179,7 @@ async def test_disconnect_cleans_up_once(clients: Any, redis: Redis) -> None:
     await bob.sio.emit("room:leave", {"roomId": "e2e-2"})
     await alice.wait_for("room:userLeft")
     await bob.call("room:join", {"roomId": "e2e-2"})
-    await redis.hset("room:e2e-2:seats", "3", '{"userId":"202","muted":false}')
+    assert await bob.call("seat:take", {"roomId": "e2e-2", "seatIndex": 3}) == {"success": True}
     await bob.close()
     assert await alice.wait_for("seat:cleared") == [{"seatIndex": 3}]
     assert await alice.wait_for("room:userLeft", 2) == [{"userId": 202}, {"userId": 202}]

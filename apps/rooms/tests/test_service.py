@@ -10,18 +10,20 @@ from apps.media.gateway import MediaUnavailableError
 from apps.realtime.emit import Room
 from apps.realtime.event_registry import SocketSession
 from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, ROOM_CLOSED_HOOKS
-from apps.rooms.tests.conftest import KEY, Harness
+from apps.rooms.tests.conftest import KEY, Harness, seat
 from apps.rooms.tests.fakes import FakeSocket
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
+from apps.seats.repository import SeatRepository
 
 
 async def test_join_ack_lists_others_seats_locks_and_producers(h: Harness) -> None:
     alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
     await h.service.join(alice, "r", 15)
     await h.redis.hset("room:r:producers", "p1", "1")
-    await h.redis.hset("room:r:seats", mapping={"0": '{"userId":"1","muted":false}',
-                                                "5": '{"userId":"9","muted":true}'})
-    await h.redis.sadd("room:r:locked_seats", "7", "12")
+    await seat(h.redis, "r", 1, 0)
+    await seat(h.redis, "r", 9, 5)
+    for index in (7, 12):
+        await SeatRepository(h.redis, default_seat_count=15).lock("r", index)
     ack = await h.service.join(bob, "r", 3)
     assert set(ack) == {"rtpCapabilities", "participants", "seats", "lockedSeats", "existingProducers"}
     assert ack["rtpCapabilities"] == FIXED_RTP_CAPABILITIES
@@ -71,7 +73,7 @@ async def test_disconnect_leaves_the_room(h: Harness) -> None:
     alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
     await h.service.join(alice, "r", 15)
     await h.service.join(bob, "r", 15)
-    await h.redis.hset("room:r:seats", "4", '{"userId":"2","muted":false}')
+    await seat(h.redis, "r", 2, 4)
     await h.service.socket_gone(bob.session)
     assert await h.count("r") == 1
     assert [e.payload for e in h.emits.to_room("r", "seat:cleared")] == [{"seatIndex": 4}]
@@ -93,7 +95,7 @@ async def test_joining_another_room_leaves_the_first_fully(h: Harness) -> None:
     alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
     await h.service.join(alice, "one", 15)
     await h.service.join(bob, "one", 15)
-    await h.redis.hset("room:one:seats", "2", '{"userId":"1","muted":false}')
+    await seat(h.redis, "one", 1, 2)
     await h.service.join(alice, "two", 15)
     assert (await h.count("one"), await h.count("two")) == (1, 1)
     assert alice.groups == {"two"}
@@ -130,7 +132,7 @@ async def test_two_sockets_of_one_user_count_twice_and_leave_once(h: Harness) ->
     ack = await h.service.join(bob, "r", 15)
     assert [p["id"] for p in ack["participants"]] == [1, 1]
     assert await h.count("r") == 3
-    await h.redis.hset("room:r:seats", "0", '{"userId":"1","muted":false}')
+    await seat(h.redis, "r", 1, 0)
     await h.service.socket_gone(phone.session)
     assert await h.count("r") == 2
     assert h.emits.events("room:userLeft") == []  # the user is still in the room on the tablet
@@ -179,8 +181,7 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
     alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
     await h.service.join(alice, "r", 15)
     await h.service.join(bob, "r", 15)
-    await h.redis.set("room:r:invite:3", "{}", ex=30)
-    await h.redis.sadd("room:r:invites", "room:r:invite:3")  # the invite index (seat scripts)
+    await SeatRepository(h.redis, default_seat_count=15).invite("r", 3, 2, 1, now_ms=1000)
     assert await h.service.close_room("r", "inactivity")
     [closed] = h.emits.events("room:closed")
     assert closed.target == Room("r")

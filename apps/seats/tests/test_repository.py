@@ -69,8 +69,7 @@ async def test_take_refusals(repo: SeatRepository) -> None:
 
 
 async def test_the_rooms_seat_count_bounds_every_operation(repo: SeatRepository) -> None:
-    await repo.set_seat_count(ROOM, 4)
-    await repo.set_seat_count(ROOM, 10)  # a room keeps the count it was created with
+    await repo.open_room(ROOM, 4)
     for work in (repo.take(ROOM, 1, 4), repo.assign(ROOM, 1, 4), repo.lock(ROOM, 4), repo.unlock(ROOM, 4),
                  repo.invite(ROOM, 4, 2, 1, now_ms=1)):
         await refused("Invalid seat index", work)
@@ -174,7 +173,7 @@ async def test_expiry_is_taken_by_exactly_one_caller(repo: SeatRepository, redis
 
 
 async def test_forget_room_removes_seats_locks_and_invites(repo: SeatRepository, redis: Redis) -> None:
-    await repo.set_seat_count(ROOM, 10)
+    await repo.open_room(ROOM, 10)
     await repo.take(ROOM, 7, 1)
     await repo.lock(ROOM, 2)
     await repo.invite(ROOM, 3, 8, 7, now_ms=1000)
@@ -222,3 +221,14 @@ async def test_random_interleavings_never_seat_a_user_twice(repo: SeatRepository
         reverse = {as_text(k): int(v) for k, v in (await redis.hgetall(keys.seat_of_key(ROOM))).items()}
         assert reverse == {user: seat for seat, user in seats.items()}
         assert not set(seats) & set((await repo.room_seats(ROOM)).locked)
+
+
+async def test_a_new_session_starts_with_empty_seats(repo: SeatRepository, redis: Redis) -> None:
+    await repo.take(ROOM, 7, 1)  # e.g. written by a late request after the room closed
+    await repo.lock(ROOM, 2)
+    await repo.invite(ROOM, 3, 8, 7, now_ms=1000)
+    await repo.open_room(ROOM, 6)
+    assert (await repo.room_seats(ROOM)).seats == []
+    assert (await repo.room_seats(ROOM)).locked == []
+    assert await repo.pending_invite_seats(ROOM, 8) == []
+    await refused("Invalid seat index", repo.take(ROOM, 7, 6))
