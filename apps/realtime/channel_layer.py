@@ -23,10 +23,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.utils import _consistent_hash, create_pool, decode_hosts
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from flylive.config import get_config
@@ -58,6 +61,23 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
                  call_timeout: float = CHANNEL_LAYER_TIMEOUT_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, hosts=hosts if hosts else [configured_host()], **kwargs)
         self.call_timeout = call_timeout
+        # Publishers per event loop, one pooled client per shard host (see `_publish`).
+        self._publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Redis]] = (
+            weakref.WeakKeyDictionary())
+
+    async def _publish(self, name: str, message: dict[str, Any]) -> None:
+        """PUBLISH on a pooled connection of the name's shard. channels_redis publishes through
+        one connection per shard behind a lock, so every broadcast of a process waits for the
+        one before it, one event-loop turn each; under load that queue was most of an event's
+        latency. A pool lets publishes overlap; each is still one PUBLISH, in order per caller."""
+        layer = self._loop_layer()
+        loop = asyncio.get_running_loop()
+        publishers = self._publishers.get(loop)
+        if publishers is None:
+            publishers = self._publishers[loop] = [
+                Redis(connection_pool=create_pool(host)) for host in decode_hosts(self._kwargs["hosts"])]
+        shard = _consistent_hash(name, len(publishers))
+        await publishers[shard].publish(name, layer.channel_layer.serialize(message))
 
     def _loop_layer(self) -> RedisPubSubLoopLayer:
         layer: RedisPubSubLoopLayer = self._get_layer()
@@ -101,8 +121,7 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
             await self._bounded("unsubscribe", lambda: layer._get_shard(channel).unsubscribe(channel))
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        layer = self._loop_layer()
-        await self._bounded("send", lambda: layer.send(channel, message))
+        await self._bounded("send", lambda: self._publish(channel, message))
 
     async def group_add(self, group: str, channel: str) -> None:
         layer = self._loop_layer()
@@ -113,5 +132,5 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
         await self._bounded("group_discard", lambda: layer.group_discard(group, channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        layer = self._loop_layer()
-        await self._bounded("group_send", lambda: layer.group_send(group, message))
+        name = self._loop_layer()._get_group_channel_name(group)
+        await self._bounded("group_send", lambda: self._publish(name, message))
