@@ -111,3 +111,12 @@ MEDIA_CAPACITY_REFUSALS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+
+
+# The web process's event loop: tasks alive at the scrape (a number that keeps growing is a leak;
+# bench/soak.py reads it).
+EVENT_LOOP_TASKS = Gauge(
+    "flylive_event_loop_tasks",
+    "asyncio tasks alive on the web process's event loop, read at each scrape",
+    registry=REGISTRY,
+)

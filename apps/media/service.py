@@ -159,6 +159,8 @@ class MediaService:
                     {"pid": w.pid, "routerCount": w.router_count} for w in self.pool.workers if w.alive
                 ],
                 "listeners": sum(c.listener_count for c in self.clusters.values()),
+                # Tasks alive on the node's loop: a count that keeps growing is a leak (bench/soak.py).
+                "tasks": len(asyncio.all_tasks()),
             },
         )
 

@@ -31,6 +31,7 @@ from apps.rooms.repository import RoomRepository
 from apps.rooms.service import room_service
 from flylive.http import get_only, json_response
 from flylive.metrics import (
+    EVENT_LOOP_TASKS,
     MEDIASOUP_ROUTERS_PER_WORKER,
     MEDIASOUP_WORKERS_ACTIVE,
     ROOMS_ACTIVE,
@@ -199,6 +200,7 @@ async def metrics_prometheus(request: HttpRequest) -> HttpResponse:
     repo = _repo()
     media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
     ROOMS_ACTIVE.set(rooms)
+    EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
     MEDIASOUP_WORKERS_ACTIVE.set(media.active)
     MEDIASOUP_ROUTERS_PER_WORKER.clear()  # reset then set, as the baseline does at each scrape
     for worker in media.workers:
