@@ -271,6 +271,13 @@ async def notify_room_closed(room_id: str, reason: str) -> None:
                             channel=channel)
 
 
+async def keep_room_media(room_ids: list[str]) -> None:
+    """The rooms are alive (the auto-close pass found them so): their media stays where it is."""
+    registry = media_rpc_client().registry
+    if registry is not None:
+        await registry.keep_rooms_placed(room_ids)
+
+
 async def release_room_media(room_id: str) -> None:
     """The room's last member left: close its routers now (its Redis state waits for auto-close).
 

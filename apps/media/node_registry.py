@@ -173,6 +173,14 @@ class NodeRegistry:
                                    args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS, room_id])
         return as_text(holder)
 
+    async def keep_rooms_placed(self, room_ids: list[str]) -> None:
+        """Renew the node mappings of rooms that are alive, in one round trip (the auto-close
+        pass): a room that lives past the mapping's TTL without media requests keeps its node."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.expire(room_node_key(room_id), ROOM_NODE_TTL_SECONDS)
+            await pipe.execute()
+
     async def release_room(self, room_id: str, node_id: str) -> None:
         await self._release(keys=[room_node_key(room_id), node_rooms_key(node_id)], args=[node_id, room_id])
 

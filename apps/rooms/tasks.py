@@ -7,6 +7,7 @@ but a task that returned early could leave them unsent.
 
 from __future__ import annotations
 
+from apps.media.gateway import keep_room_media
 from apps.rooms.auto_close import auto_close_pass
 from apps.rooms.lost_media_rooms import close_lost_media_rooms
 from apps.rooms.service import room_service
@@ -21,7 +22,8 @@ async def auto_close_idle_rooms() -> int:
     """Close rooms with no activity mark and no members (6.6); how many this run closed."""
     service = room_service()
     try:
-        report = await auto_close_pass(service)
+        # Live rooms keep their records' TTLs and their media node mapping (keep_room_media).
+        report = await auto_close_pass(service, refresh_media=keep_room_media)
     finally:
         await service.drain()
     return len(report.closed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from apps.media.node_registry import NodeRegistry
 from apps.rooms.auto_close import auto_close_pass
 from apps.rooms.keys import AUTO_CLOSE_LOCK_KEY
 from apps.rooms.tests.conftest import Harness
@@ -82,3 +83,14 @@ async def test_a_dead_holders_lock_frees_itself(h: Harness) -> None:
     assert await RedisLock(h.redis, "job:lock", ttl_ms=100).acquire()
     await asyncio.sleep(0.2)
     assert await RedisLock(h.redis, "job:lock", ttl_ms=100).acquire()
+
+
+async def test_a_pass_keeps_a_long_lived_rooms_media_node(h: Harness) -> None:
+    await open_room(h, "old", members=1)
+    await open_room(h, "idle")
+    await h.redis.set("room:old:media_node", "node-a", ex=60)  # a day after its last media request
+    registry = NodeRegistry(h.redis)
+    report = await auto_close_pass(h.service, refresh_media=registry.keep_rooms_placed)
+    assert report.closed == ("idle",)
+    assert await h.redis.ttl("room:old:media_node") > 86000
+    assert await h.redis.get("room:old:media_node") == b"node-a"
