@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -42,6 +43,7 @@ class GiftLaravel:
         self.headers: list[dict[str, str]] = []
         self.accepted: collections.Counter[str] = collections.Counter()
         self.rejected: dict[str, tuple[int, str]] = {}
+        self.accepted_at: dict[str, float] = {}  # tx id -> time.time() of its first delivered acceptance
         self._runner: web.AppRunner | None = None
         self._arrived = asyncio.Condition()
 
@@ -88,6 +90,7 @@ class GiftLaravel:
                     self.rejected[tx["transaction_id"]] = self.reject(tx) or (0, "")
                 else:
                     self.accepted[tx["transaction_id"]] += 1
+                    self.accepted_at.setdefault(tx["transaction_id"], time.time())
         async with self._arrived:
             self._arrived.notify_all()
         return web.json_response({"processed_count": len(batch) - len(failed), "failed": failed})

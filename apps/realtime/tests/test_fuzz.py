@@ -231,3 +231,12 @@ def test_arbitrary_frames_never_hurt_the_server(fuzz: FuzzSession, batch: list[s
         await fuzz.still_answers(fuzz.bystander)
 
     fuzz.run(exchange())
+
+
+def test_every_client_event_of_the_apps_is_fuzzed() -> None:
+    """The chat and gift events (and every other app's) are in the fuzzed set."""
+    for name in ("chat:message", "gift:send", "gift:prepare", "room:join", "seat:take"):
+        assert name in SPECS, name
+    assert SPECS["chat:message"].ack is AckStyle.ERROR_EVENT
+    assert SPECS["gift:send"].invalid_message == "Invalid gift payload"
+    assert SPECS["gift:prepare"].ack is AckStyle.NONE
