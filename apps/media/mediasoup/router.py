@@ -497,7 +497,11 @@ class Router(RemoteObject):
 
 
 async def _close_if_open(item: Transport | Consumer | Producer) -> None:
-    if not item.closed:
+    """Close the other end of a pipe, unless it is already going with its transport or router:
+    then the worker closes it itself, and a request of ours would race that close (the worker
+    answers it with NotFound and logs an error)."""
+    transport = item if isinstance(item, Transport) else item.transport
+    if not (item.closed or transport.closed or transport.router.closed):
         await item.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -204,3 +205,23 @@ async def test_active_speaker_and_audio_levels_follow_the_loud_producer(router: 
     await speakers.pause()
     assert speakers.paused
     await speakers.resume()
+
+
+
+async def test_closing_both_ends_of_a_pipe_logs_no_error(
+    worker: Worker, second_worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A room's close closes its routers one after the other. The first takes its pipe transport
+    along, whose other end must not then be closed by request while its own router is closing
+    too: the worker would answer NotFound and log an error for every room closed."""
+    with caplog.at_level(logging.WARNING):
+        for round_ in range(10):
+            source = await worker.create_router(media_codecs=[OPUS_CODEC])
+            distribution = await second_worker.create_router(media_codecs=[OPUS_CODEC])
+            producer, _send = await plain_sender(source, ssrc=33333300 + round_)
+            await source.pipe_to_router(producer_id=producer.id, router=distribution)
+            await distribution.close()
+            await source.close()
+        await asyncio.sleep(0.3)  # worker log lines arrive on their own pipe
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert problems == []
