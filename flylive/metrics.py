@@ -8,6 +8,9 @@ renders `render_latest()`. Each process (web, media, celery) has its own values.
 
 from __future__ import annotations
 
+import contextlib
+
+import prometheus_client
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
@@ -97,9 +100,19 @@ CHANNEL_LAYER_ERRORS = Counter(
 PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
+# django-prometheus records Django's request and database metrics in prometheus_client's default
+# registry; without that registry's own process collectors (ours above are the same series), it is
+# rendered after ours.
+for _collector in (prometheus_client.PROCESS_COLLECTOR, prometheus_client.PLATFORM_COLLECTOR,
+                   prometheus_client.GC_COLLECTOR):
+    with contextlib.suppress(KeyError):
+        prometheus_client.REGISTRY.unregister(_collector)
+DJANGO_REGISTRY = prometheus_client.REGISTRY
+
+
 def render_latest() -> bytes:
-    """The Prometheus text exposition of this process's registry."""
-    return generate_latest(REGISTRY)
+    """The Prometheus text exposition of this process: the flylive_* series, then Django's."""
+    return generate_latest(REGISTRY) + generate_latest(DJANGO_REGISTRY)
 
 
 # Media plane (apps/media): a room the media plane could not take, counted by the web process that
@@ -119,4 +132,34 @@ EVENT_LOOP_TASKS = Gauge(
     "flylive_event_loop_tasks",
     "asyncio tasks alive on the web process's event loop, read at each scrape",
     registry=REGISTRY,
+)
+
+
+# Media objects created, counted by the web process that got the media node's answer (the client's
+# transport:create / audio:produce / audio:consume succeeded). direction: producer | consumer.
+MEDIASOUP_TRANSPORTS_CREATED = Counter(
+    "flylive_mediasoup_transports_created_total", "WebRTC transports created", ["direction"],
+    registry=REGISTRY,
+)
+MEDIASOUP_PRODUCERS_CREATED = Counter(
+    "flylive_mediasoup_producers_created_total", "Audio producers created", registry=REGISTRY
+)
+MEDIASOUP_CONSUMERS_CREATED = Counter(
+    "flylive_mediasoup_consumers_created_total", "Audio consumers created", registry=REGISTRY
+)
+
+# Read from the live media nodes' heartbeats at each scrape (apps/rooms/views.py), like the workers
+# gauges: routers the nodes hold and accept (workers x MAX_ROOMS_PER_WORKER), each worker's CPU
+# (share of one core over the last heartbeat period) and the workers that died since each node began.
+MEDIASOUP_ROUTERS = Gauge("flylive_mediasoup_routers", "Routers on the live media nodes", registry=REGISTRY)
+MEDIASOUP_ROUTER_CAPACITY = Gauge(
+    "flylive_mediasoup_router_capacity", "Routers the live media nodes accept in all", registry=REGISTRY
+)
+MEDIASOUP_WORKER_CPU = Gauge(
+    "flylive_mediasoup_worker_cpu_ratio", "mediasoup worker CPU, share of one core", ["node", "worker_pid"],
+    registry=REGISTRY,
+)
+MEDIASOUP_WORKER_DEATHS = Gauge(
+    "flylive_mediasoup_worker_deaths", "mediasoup workers that died since their media node started",
+    ["node"], registry=REGISTRY,
 )

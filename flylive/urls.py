@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from flylive.http import not_found
 
 APPS_WITH_URLS = ("apps.rooms", "apps.media", "apps.seats", "apps.chat", "apps.gifts", "apps.users",
-                  "apps.integrations")
+                  "apps.integrations", "apps.staff")
 
 
 urlpatterns: list[URLPattern | URLResolver] = [

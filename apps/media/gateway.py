@@ -40,7 +40,12 @@ from apps.media.node_registry import NodeRegistry, least_loaded, node_channel
 from apps.media.rpc_contract import RequestT, ResponseT, RoomRequestT, RpcMethod
 from apps.media.worker_pool import MEDIA_CODECS
 from apps.realtime.event_registry import ClientError
-from flylive.metrics import MEDIA_CAPACITY_REFUSALS
+from flylive.metrics import (
+    MEDIA_CAPACITY_REFUSALS,
+    MEDIASOUP_CONSUMERS_CREATED,
+    MEDIASOUP_PRODUCERS_CREATED,
+    MEDIASOUP_TRANSPORTS_CREATED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +307,7 @@ async def create_transport(room_id: str, sid: str, user_id: int | float,
     created = await media_rpc_client().request_room(rpc.TRANSPORT_CREATE, rpc.TransportCreateRequest(
         roomId=room_id, sid=sid, epoch=epoch, userId=user_id, type=direction))
     assert created is not None  # `missing` is set: no node raised ClientError
+    MEDIASOUP_TRANSPORTS_CREATED.labels(direction=direction).inc()
     return created.model_dump(mode="json")
 
 
@@ -318,6 +324,7 @@ async def produce(room_id: str, sid: str, user_id: int | float, transport_id: st
         roomId=room_id, sid=sid, epoch=epoch, userId=user_id, transportId=transport_id, kind="audio",
         rtpParameters=rtp_parameters))
     assert created is not None
+    MEDIASOUP_PRODUCERS_CREATED.inc()
     return created.id
 
 
@@ -328,6 +335,7 @@ async def consume(room_id: str, sid: str, transport_id: str, producer_id: str,
         roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, producerId=producer_id,
         rtpCapabilities=rtp_capabilities))
     assert created is not None
+    MEDIASOUP_CONSUMERS_CREATED.inc()
     return created.model_dump(mode="json")
 
 
@@ -358,3 +366,19 @@ async def close_user_producers(room_id: str, user_id: int | float) -> int:
     result = await media_rpc_client().request_room(rpc.USER_CLOSE_PRODUCERS,
                                                    rpc.UserRequest(roomId=room_id, userId=user_id))
     return 0 if result is None else result.count
+
+
+async def room_media(room_id: str) -> tuple[str | None, rpc.RoomStats | None]:
+    """For staff pages: the media node hosting the room and its figures there (`room.stats`:
+    source worker, producers, consumers, transports, routers); (None, None) when it has no media."""
+    client = media_rpc_client()
+    node_id: str | None = None
+    if client.registry is not None:
+        node_id, nodes = await client.registry.room_node_and_live_nodes(room_id, int(time.time() * 1000))
+        if node_id not in nodes:
+            return None, None
+    try:
+        stats = await client.request_room(rpc.ROOM_STATS, rpc.RoomRequest(roomId=room_id))
+    except ClientError:  # the node holds no routers for it (yet, or any more)
+        return node_id, None
+    return node_id, stats

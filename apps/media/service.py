@@ -44,6 +44,7 @@ from apps.media.released_sockets import ReleasedSockets
 from apps.media.reports import WORKER_DIED, publish_rooms_lost
 from apps.media.room_cluster import ClusterClosedError, RoomMediaCluster
 from apps.media.rpc_server import HandlerTable, MediaCapacityError, MediaRpcServer
+from apps.media.worker_cpu import WorkerCpu
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
 from apps.realtime.emit import Target
 from apps.realtime.event_registry import ClientError
@@ -85,6 +86,7 @@ class MediaService:
         self.channel = node_channel(self.node_id)
         self._emit = emit
         self.pool = WorkerPool(settings, self._worker_died, create_worker)
+        self._worker_cpu = WorkerCpu()
         self.released = ReleasedSockets()
         self.handlers = self._handler_table()
         self.rpc = MediaRpcServer(channel_layer, self.channel, self.handlers,
@@ -156,8 +158,10 @@ class MediaService:
             extra={
                 # Per-worker entries for /metrics and flylive_mediasoup_routers_per_worker.
                 "workers": [
-                    {"pid": w.pid, "routerCount": w.router_count} for w in self.pool.workers if w.alive
+                    {"pid": w.pid, "routerCount": w.router_count, "cpu": self._worker_cpu.ratio(w.pid)}
+                    for w in self.pool.workers if w.alive
                 ],
+                "workerDeaths": self.pool.deaths,
                 "listeners": sum(c.listener_count for c in self.clusters.values()),
                 # Tasks alive on the node's loop: a count that keeps growing is a leak (bench/soak.py).
                 "tasks": len(asyncio.all_tasks()),

@@ -64,6 +64,7 @@ class WorkerPool:
         self.workers: list[PooledWorker] = []
         self._closing = False
         self._respawns: set[asyncio.Task[None]] = set()
+        self.deaths = 0  # workers that died since start (heartbeat -> flylive_mediasoup_worker_deaths_total)
 
     @property
     def expected(self) -> int:
@@ -173,6 +174,7 @@ class WorkerPool:
         if not pooled.alive or self._closing:
             return
         pooled.alive = False
+        self.deaths += 1
         logger.error("mediasoup worker %d (pid %d) died", pooled.slot, pooled.pid)
         task = asyncio.get_running_loop().create_task(self._replace(pooled))
         self._respawns.add(task)

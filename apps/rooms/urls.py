@@ -7,7 +7,7 @@ from django.urls import path
 from apps.rooms import views
 
 urlpatterns = [
-    path("health", views.health, name="health"),
-    path("metrics", views.metrics, name="metrics"),
-    path("metrics/prometheus", views.metrics_prometheus, name="metrics-prometheus"),
+    path("health", views.Health.as_view(), name="health"),
+    path("metrics", views.Metrics.as_view(), name="metrics"),
+    path("metrics/prometheus", views.PrometheusMetrics.as_view(), name="metrics-prometheus"),
 ]

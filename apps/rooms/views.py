@@ -1,4 +1,5 @@
-"""The server's own HTTP endpoints (contract 9): /health, /metrics, /metrics/prometheus.
+"""The server's own HTTP endpoints (contract 9): /health, /metrics, /metrics/prometheus, as async
+DRF views (flylive.http.ContractEndpoint) whose bodies stay the contract's bytes.
 
 Every web process answers from shared state, so any of them gives the same
 picture: Redis reachability, the media nodes' registration in `media:nodes`
@@ -21,18 +22,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.asyncio import Redis
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from apps.integrations.laravel_client import iso_now
 from apps.media.node_registry import NodeInfo, NodeRegistry
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import room_service
-from flylive.http import get_only, json_response
+from flylive.http import ContractEndpoint
 from flylive.metrics import (
     EVENT_LOOP_TASKS,
+    GIFT_BUFFER_SIZE,
+    MEDIASOUP_ROUTER_CAPACITY,
+    MEDIASOUP_ROUTERS,
     MEDIASOUP_ROUTERS_PER_WORKER,
+    MEDIASOUP_WORKER_CPU,
+    MEDIASOUP_WORKER_DEATHS,
     MEDIASOUP_WORKERS_ACTIVE,
     ROOMS_ACTIVE,
     render_latest,
@@ -75,6 +83,7 @@ class MediaPicture:
     expected: int
     workers: list[dict[str, int]]  # {"pid", "routerCount"} per worker
     nodes: int
+    live: dict[str, NodeInfo] | None = None  # the live nodes' heartbeats, by node id
 
 
 def _repo() -> RoomRepository:
@@ -116,6 +125,7 @@ async def media_picture(redis: Redis) -> MediaPicture:
         expected=sum(info.workers.expected for info in nodes.values()),
         workers=[worker for info in nodes.values() for worker in _workers_of(info)],
         nodes=len(nodes),
+        live=nodes,
     )
 
 
@@ -148,19 +158,19 @@ def is_healthy(redis_up: bool, media: MediaPicture) -> bool:
     return media.active >= media.expected / 2
 
 
-@get_only
-async def health(request: HttpRequest) -> HttpResponse:
-    redis = _repo().redis
-    redis_up = await redis_is_up(redis)
-    media = await media_picture(redis) if redis_up else MediaPicture(0, 0, [], 0)
-    healthy = is_healthy(redis_up, media)
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "workers": {"active": media.active, "expected": media.expected},
-        "uptime": process_uptime(),
-        "timestamp": iso_now(),
-    }
-    return json_response(body, status=200 if healthy else 503)
+class Health(ContractEndpoint):
+    async def get(self, request: Request) -> Response:
+        redis = _repo().redis
+        redis_up = await redis_is_up(redis)
+        media = await media_picture(redis) if redis_up else MediaPicture(0, 0, [], 0)
+        healthy = is_healthy(redis_up, media)
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "workers": {"active": media.active, "expected": media.expected},
+            "uptime": process_uptime(),
+            "timestamp": iso_now(),
+        }
+        return Response(body, status=200 if healthy else 503)
 
 
 def _system() -> dict[str, Any]:
@@ -178,32 +188,63 @@ def _system() -> dict[str, Any]:
     }
 
 
-@get_only
-async def metrics(request: HttpRequest) -> HttpResponse:
-    repo = _repo()
-    media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
-    return json_response({
-        "system": _system(),
-        "application": {
-            "rooms": rooms,
-            "activeWorkers": media.active,
-            "expectedWorkers": media.expected,
-            "workers": media.workers,
-            "concurrency": _CPU_COUNT,
-        },
-        "timestamp": iso_now(),
-    })
+class Metrics(ContractEndpoint):
+    async def get(self, request: Request) -> Response:
+        repo = _repo()
+        media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
+        return Response({
+            "system": _system(),
+            "application": {
+                "rooms": rooms,
+                "activeWorkers": media.active,
+                "expectedWorkers": media.expected,
+                "workers": media.workers,
+                "concurrency": _CPU_COUNT,
+            },
+            "timestamp": iso_now(),
+        })
 
 
-@get_only
-async def metrics_prometheus(request: HttpRequest) -> HttpResponse:
-    repo = _repo()
-    media, rooms = await asyncio.gather(media_picture(repo.redis), active_rooms(repo))
-    ROOMS_ACTIVE.set(rooms)
-    EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
+async def gift_backlog(redis: Redis) -> int | None:
+    """Transactions waiting in the gift buffer (one LLEN); None when Redis cannot say."""
+    from apps.gifts.keys import PENDING_KEY
+
+    try:
+        return int(await asyncio.wait_for(redis.llen(PENDING_KEY), SHARED_STATE_TIMEOUT_SECONDS))
+    except Exception:
+        return None
+
+
+def _set_media_gauges(media: MediaPicture) -> None:
     MEDIASOUP_WORKERS_ACTIVE.set(media.active)
-    MEDIASOUP_ROUTERS_PER_WORKER.clear()  # reset then set, as the baseline does at each scrape
+    # Reset then set, as the baseline does at each scrape: a worker or node that is gone disappears.
+    MEDIASOUP_ROUTERS_PER_WORKER.clear()
     for worker in media.workers:
         MEDIASOUP_ROUTERS_PER_WORKER.labels(worker_pid=str(worker["pid"])).set(worker["routerCount"])
-    # The contract's (prom-client's) text format 0.0.4, which generate_latest writes.
-    return HttpResponse(render_latest(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    nodes = media.live or {}
+    MEDIASOUP_ROUTERS.set(sum(info.routers for info in nodes.values()))
+    MEDIASOUP_ROUTER_CAPACITY.set(sum(info.capacity for info in nodes.values()))
+    MEDIASOUP_WORKER_CPU.clear()
+    MEDIASOUP_WORKER_DEATHS.clear()
+    for node_id, info in nodes.items():
+        deaths = info.extra.get("workerDeaths")
+        if isinstance(deaths, int):
+            MEDIASOUP_WORKER_DEATHS.labels(node=node_id).set(deaths)
+        listed = info.extra.get("workers")
+        for worker in listed if isinstance(listed, list) else []:
+            if isinstance(worker, dict) and isinstance(worker.get("cpu"), int | float) and "pid" in worker:
+                MEDIASOUP_WORKER_CPU.labels(node=node_id, worker_pid=str(worker["pid"])).set(worker["cpu"])
+
+
+class PrometheusMetrics(ContractEndpoint):
+    async def get(self, request: Request) -> HttpResponse:
+        repo = _repo()
+        media, rooms, backlog = await asyncio.gather(media_picture(repo.redis), active_rooms(repo),
+                                                     gift_backlog(repo.redis))
+        ROOMS_ACTIVE.set(rooms)
+        EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
+        if backlog is not None:
+            GIFT_BUFFER_SIZE.set(backlog)
+        _set_media_gauges(media)
+        # The contract's (prom-client's) text format 0.0.4, which generate_latest writes.
+        return HttpResponse(render_latest(), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -31,21 +31,29 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_prometheus",
     "apps.realtime",
     "apps.rooms",
     "apps.media",
     "apps.seats",
     "apps.chat",
     "apps.gifts",
+    "apps.staff",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin CSS and the demo page's bundle
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "flylive.urls"
@@ -68,6 +76,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.parse(_config.DATABASE_URL, conn_max_age=60)}
+# django-prometheus's wrappers of the same backends: Django's database metrics.
+_ENGINE = DATABASES["default"]["ENGINE"]
+if _ENGINE.startswith("django.db.backends."):
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends." + _ENGINE.rsplit(".", 1)[1]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Broadcasts use the pub/sub flavour: it scales best for large groups. Without `hosts` the
@@ -81,6 +93,29 @@ CHANNEL_LAYERS = {
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# static/demo/build/ is made by bin/setup (esbuild); collectstatic copies it into STATIC_ROOT.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True  # serve from the apps and static/ without collectstatic in development
+LOGIN_URL = "admin:login"
+
+# Staff API (apps/staff/api.py): staff users only, by session (admin login) or token.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # first: 401 with WWW-Authenticate
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FlyLive staff API",
+    "DESCRIPTION": "Live rooms, moderation actions, the moderation log and gift dead letters.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 USE_TZ = True
 TIME_ZONE = "UTC"
 
