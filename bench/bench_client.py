@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 import orjson
+import psutil
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,11 +112,18 @@ class BenchStack:
     media: subprocess.Popen[bytes]
     celery: list[subprocess.Popen[bytes]]
 
+    def web_pids(self) -> list[int]:
+        """The web tier's processes: the server's own and its workers (every descendant)."""
+        root = psutil.Process(self.web.pid)
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
 
 @contextlib.contextmanager
 def run_stack(server: str, redis_port: int, *, media_workers: int = 1, celery: bool = False,
-              extra_env: dict[str, str] | None = None) -> Iterator[BenchStack]:
-    """Media node, web process and (with `celery`) a Celery worker + beat, in production settings."""
+              extra_env: dict[str, str] | None = None, web_workers: int = 1,
+              ws: str = "websockets-sansio", deflate: bool = False) -> Iterator[BenchStack]:
+    """Media node, web tier (bin/web: `web_workers` processes of `server` behind one port) and
+    (with `celery`) a Celery worker + beat, in production settings."""
     port = free_port()
     env = {
         **os.environ,
@@ -139,13 +147,11 @@ def run_stack(server: str, redis_port: int, *, media_workers: int = 1, celery: b
     subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, stdout=log, stderr=log,
                    check=True)
     media = subprocess.Popen([py, "manage.py", "runmedia"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    if server == "uvicorn":
-        cmd = [str(ROOT / ".venv/bin/uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port), "--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning"]
-    else:
-        cmd = [str(ROOT / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
-               "flylive.asgi:application"]
-    web = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
+    web_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_SERVER": server,
+               "WEB_WORKERS": str(web_workers), "WEB_WS": ws,
+               "WS_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}
+    quiet = ["--log-level", "warning"] if server == "uvicorn" else ["-v", "0"]
+    web = subprocess.Popen([str(ROOT / "bin/web"), *quiet], cwd=ROOT, env=web_env, stdout=log, stderr=log)
     jobs: list[subprocess.Popen[bytes]] = []
     if celery:
         celery_bin = str(ROOT / ".venv/bin/celery")

@@ -1,7 +1,8 @@
 """The server set up the way the protocol load generator expects, until Ctrl-C (or --seconds).
 
 Starts a real redis-server, a Laravel stand-in (answers every room as owned by user 1, every
-status call 200), the media node (two workers) and the web process, with the load
+status call 200), the media node (two workers) and the web tier as bin/serve runs it
+(bin/web: one process per CPU by default, every one listed in LG_SERVER_PIDS), with the load
 generator's JWT secret and Origin, and prints the environment to export before running it:
 
     .venv/bin/python bench/loadgen_server.py &
@@ -37,8 +38,10 @@ async def serve(args: argparse.Namespace) -> None:
                "LARAVEL_API_TIMEOUT_MS": "2000", "MAX_ROOMS_PER_WORKER": "100",
                "ROOM_JOIN_RATE_LIMIT_PER_MINUTE": "100000"}
         with run_redis_server() as redis_srv, run_stack(args.server, redis_srv.port, media_workers=2,
-                                                         extra_env=env) as stack:
-            print(f"export LG_URL={stack.http} LG_SERVER_PIDS={stack.web.pid},{stack.media.pid} "
+                                                         extra_env=env, web_workers=args.workers,
+                                                         ws=args.ws, deflate=args.deflate) as stack:
+            server_pids = ",".join(str(pid) for pid in [*stack.web_pids(), stack.media.pid])
+            print(f"export LG_URL={stack.http} LG_SERVER_PIDS={server_pids} "
                   f"LG_SERVER_TREE=1 LG_AUX_PIDS={redis_srv.proc.pid},{os.getpid()} "
                   f"LG_JWT_SECRET={LOADGEN_SECRET} LG_ORIGIN={LOADGEN_ORIGIN}", flush=True)
             stop = asyncio.Event()
@@ -52,6 +55,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="web worker processes (bin/web's WEB_WORKERS; default: CPU count)")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's websocket implementation")
+    parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     asyncio.run(serve(parser.parse_args()))
 

@@ -15,6 +15,11 @@
 - Reconnection: the layer's pub/sub connection is redis-py's, which reconnects and
   re-subscribes every channel and group it had when Redis comes back (PubSub.on_connect);
   sockets connected before a Redis restart keep their subscriptions.
+- Local fan-out: a group message arrives once per process; it is decoded once and handed
+  to the `local delivery` (see `deliver_locally`) for each member channel in one pass,
+  instead of channels_redis's copy into every member's queue, decoded again by a reader
+  task per member. A member whose queue still holds messages gets it queued behind them,
+  so each channel's order is kept; what the delivery declines is queued as before.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
-from channels_redis.utils import _consistent_hash, create_pool, decode_hosts
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _consistent_hash, _wrap_close, create_pool, decode_hosts
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -42,6 +47,55 @@ CHANNEL_LAYER_TIMEOUT_SECONDS = 5.0
 
 class ChannelLayerError(Exception):
     """A channel-layer call failed or ran past its deadline."""
+
+
+# (member channel name, decoded group message) -> True when delivered to that member here.
+LocalDelivery = Callable[[str, dict[str, Any]], bool]
+_local_delivery: LocalDelivery | None = None
+
+
+def deliver_locally(delivery: LocalDelivery | None) -> None:
+    """Hand group messages to `delivery` for each member channel of this process (emit.py)."""
+    global _local_delivery
+    _local_delivery = delivery
+
+
+class _FanOutShardConnection(RedisSingleShardConnection):  # type: ignore[misc]
+    """A shard's pub/sub connection that fans group messages out in one pass."""
+
+    def _receive_message(self, message: dict[str, Any] | None) -> None:
+        if message is None:
+            return
+        name = message["channel"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        queue = layer.channels.get(name)
+        if queue is not None:
+            queue.put_nowait(message["data"])
+            return
+        members = layer.groups.get(name)
+        if not members:
+            return
+        data = message["data"]
+        delivery = _local_delivery
+        decoded: dict[str, Any] | None = None
+        for channel_name in members:
+            queue = layer.channels.get(channel_name)
+            if queue is None:
+                continue
+            if delivery is not None and queue.empty():
+                if decoded is None:
+                    decoded = layer.channel_layer.deserialize(data)
+                if delivery(channel_name, decoded):
+                    continue
+            queue.put_nowait(data)
+
+
+class _FanOutLoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [_FanOutShardConnection(host, self) for host in decode_hosts(kwargs.get("hosts"))]
 
 
 def configured_host() -> dict[str, Any]:
@@ -78,6 +132,14 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
                 Redis(connection_pool=create_pool(host)) for host in decode_hosts(self._kwargs["hosts"])]
         shard = _consistent_hash(name, len(publishers))
         await publishers[shard].publish(name, layer.channel_layer.serialize(message))
+
+    def _get_layer(self) -> RedisPubSubLoopLayer:
+        loop = asyncio.get_running_loop()
+        layer: RedisPubSubLoopLayer | None = self._layers.get(loop)
+        if layer is None:
+            layer = self._layers[loop] = _FanOutLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+        return layer
 
     def _loop_layer(self) -> RedisPubSubLoopLayer:
         layer: RedisPubSubLoopLayer = self._get_layer()

@@ -5,8 +5,9 @@ Lifecycle: accept -> OPEN packet -> CONNECT (auth; `40{"sid"}` or `44{"message"}
 so none can stall another: the receive loop (frames from the client, decoded and
 handed on at once), the channel reader (frames broadcast to this socket), and the
 handler tasks (see event_runner.py). Everything sent to the client goes through
-one queue drained by one writer task, so frames leave in the order they were
-queued, and a slow client never blocks the loops that queue them.
+one outbox (a deque) drained by one writer task, so frames leave in the order they
+were queued, and a slow client never blocks the loops that queue them; the writer
+sleeps only when the outbox is empty, and empties it in one wake-up.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import secrets
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +146,8 @@ class SocketIOConnection:
         self.events: EventRunner | None = None
         self._channel_name: str | None = None
         self._groups: set[str] = set()
-        self._outbox: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self._outbox: deque[str | _Close] = deque()
+        self._writer_wakeup: asyncio.Future[None] | None = None  # set while the writer sleeps
         self._closing = False
         self._pong = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
@@ -161,11 +164,17 @@ class SocketIOConnection:
     def send_frame(self, frame: str) -> None:
         if self._closing:
             return
-        if self._outbox.qsize() >= MAX_QUEUED_FRAMES:
+        if len(self._outbox) >= MAX_QUEUED_FRAMES:
             logger.warning("socket %s is %d frames behind: closing it", self._channel_name, MAX_QUEUED_FRAMES)
             self.close(TRY_AGAIN_LATER, "client too slow")
             return
-        self._outbox.put_nowait(frame)
+        self._queue(frame)
+
+    def _queue(self, item: str | _Close) -> None:
+        self._outbox.append(item)
+        wakeup = self._writer_wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     async def join_group(self, group: str) -> None:
         if self._channel_name is None or self._closing or group in self._groups:
@@ -184,7 +193,7 @@ class SocketIOConnection:
         if self._closing:
             return
         self._closing = True
-        self._outbox.put_nowait(_Close(code, reason))
+        self._queue(_Close(code, reason))
 
     # --- running ---
 
@@ -233,8 +242,17 @@ class SocketIOConnection:
             self.close(NORMAL_CLOSURE, "connect timeout")
 
     async def _write_loop(self) -> None:
+        outbox = self._outbox
+        loop = asyncio.get_running_loop()
         while True:
-            item = await self._outbox.get()
+            if not outbox:
+                self._writer_wakeup = loop.create_future()
+                try:
+                    await self._writer_wakeup
+                finally:
+                    self._writer_wakeup = None
+                continue
+            item = outbox.popleft()
             try:
                 if isinstance(item, _Close):
                     await self._send_close(item)

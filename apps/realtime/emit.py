@@ -8,8 +8,9 @@ Targets (contract section 0): Room (ROOM*, or ROOM- with exclude_sid), Socket
 
 How it travels: the payload is encoded into its Socket.IO frame once, here.
 - Room -> the channel layer group `room.<sha1(room id)>` (Redis pub/sub: one
-  publish, every web process with members receives it once); each receiving
-  consumer drops it if it is the excluded socket.
+  publish, every web process with members receives it once and decodes it once);
+  the layer hands the frame to each local member socket in one pass
+  (`deliver_to_local_socket`), which skips the excluded socket.
 - Everyone -> the group every connected socket joins.
 - Socket(sid) -> a socket's sid is its channel name, so a socket on another
   process gets it with `channel_layer.send(sid)`; one on this process directly.
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
+from apps.realtime.channel_layer import deliver_locally
 from apps.realtime.codec import event_frame
 from apps.realtime.loop_services import get_services
 
@@ -95,6 +97,23 @@ def local_socket(sid: str) -> LocalSocket | None:
 def local_socket_ids() -> list[str]:
     """The sockets connected to this process, as of now."""
     return list(_local_sockets)
+
+
+def deliver_to_local_socket(sid: str, message: dict[str, Any]) -> bool:
+    """The channel layer's local fan-out: a group's frame message straight into the outbox of
+    member `sid` (False, so the layer queues it for the socket's reader, for anything else)."""
+    if message.get("type") != FRAME_MESSAGE_TYPE:
+        return False
+    socket = _local_sockets.get(sid)
+    frame = message.get("frame")
+    if socket is None or not isinstance(frame, str):
+        return False
+    if message.get("exclude") != sid:
+        socket.send_frame(frame)
+    return True
+
+
+deliver_locally(deliver_to_local_socket)
 
 
 def room_group(room_id: str) -> str:

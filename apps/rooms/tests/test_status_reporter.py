@@ -65,3 +65,18 @@ async def test_a_failed_call_does_not_lose_the_next_report() -> None:
     laravel.release.set()
     await reporter.drain()
     assert [status.participant_count for _, status in laravel.calls] == [1, 2]
+
+
+async def test_reports_over_the_rate_wait_and_flush_sends_the_latest_at_once() -> None:
+    laravel = RecordingLaravel()
+    laravel.release.set()
+    reporter = RoomStatusReporter(laravel.post, max_calls=1, per_seconds=30.0)
+    reporter.report("r", RoomStatus(True, 1))
+    await asyncio.sleep(0.01)
+    for count in range(2, 51):
+        reporter.report("r", RoomStatus(True, count))
+        await asyncio.sleep(0)
+    assert [status.participant_count for _, status in laravel.calls] == [1]  # the rest waits
+    await asyncio.wait_for(reporter.flush("r"), 1.0)
+    assert [status.participant_count for _, status in laravel.calls] == [1, 50]
+    assert not reporter.pending
