@@ -107,6 +107,11 @@ class ReplayInput(serializers.Serializer[Any]):
                                 allow_empty=False, help_text="rows to replay; all of them when absent")
 
 
+class Pages(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
 ReplayResult = inline_serializer("ReplayResult", {"queued": serializers.IntegerField()})
 
 
@@ -204,7 +209,7 @@ class DisconnectUserView(APIView):
 
 class ModerationLogView(generics.ListAPIView[ModerationLog]):
     serializer_class = ModerationLogSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pages
 
     @extend_schema(parameters=[
         OpenApiParameter("room", str, description="only this room's entries"),
@@ -226,7 +231,7 @@ class ModerationLogView(generics.ListAPIView[ModerationLog]):
 
 class DeadLetterListView(generics.ListAPIView[GiftDeadLetter]):
     serializer_class = DeadLetterSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pages
     queryset = GiftDeadLetter.objects.all()
 
 
