@@ -21,7 +21,8 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 staff = User.objects.create_superuser("alice", "alice@example.com", {password!r})
 plain = User.objects.create_user("bob", "bob@example.com", "bob-password-0123")
-print(json.dumps({{"staff": Token.objects.create(user=staff).key, "plain": Token.objects.create(user=plain).key}}))
+keys = {{"staff": Token.objects.create(user=staff).key, "plain": Token.objects.create(user=plain).key}}
+print(json.dumps(keys))
 """
 
 

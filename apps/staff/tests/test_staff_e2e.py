@@ -32,8 +32,9 @@ def staff(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture
 async def api(staff: StaffServer, redis_server: RedisServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with clean_redis_db(redis_server, DB), httpx.AsyncClient(
-            base_url=staff.url, headers={"Authorization": f"Token {staff.staff_token}"}, timeout=10) as client:
+    token = {"Authorization": f"Token {staff.staff_token}"}
+    async with clean_redis_db(redis_server, DB), httpx.AsyncClient(base_url=staff.url, headers=token,
+                                                                    timeout=10) as client:
         yield client
 
 
@@ -61,11 +62,13 @@ async def test_api_actions_reach_clients_and_the_log(staff: StaffServer, api: ht
     speaker, listener = await seated_room(staff, 101, 102)
     try:
         room = (await api.get(f"/api/rooms/{ROOM}/")).json()
-        assert room["roomId"] == ROOM and room["participantCount"] == 2
+        assert room["roomId"] == ROOM
+        assert room["participantCount"] == 2
         assert room["seats"] == [{"seatIndex": 0, "userId": 101, "isMuted": False},
                                  {"seatIndex": 1, "userId": 102, "isMuted": False}]
         listing = (await api.get("/api/rooms/")).json()
-        assert listing["count"] == 1 and [r["roomId"] for r in listing["rooms"]] == [ROOM]
+        assert listing["count"] == 1
+        assert [r["roomId"] for r in listing["rooms"]] == [ROOM]
 
         response = await api.post(f"/api/rooms/{ROOM}/seats/mute/", json={"userId": 101})
         assert response.status_code == 200, response.text
@@ -87,7 +90,8 @@ async def test_api_actions_reach_clients_and_the_log(staff: StaffServer, api: ht
         for client in (speaker, listener):
             assert await client.wait_for("seat:cleared") == [{"seatIndex": 0}]
         refused = await api.post(f"/api/rooms/{ROOM}/seats/remove/", json={"userId": 101})
-        assert refused.status_code == 409 and refused.json()["detail"] == "User is not seated"
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "User is not seated"
 
         assert (await api.post("/api/users/102/disconnect/")).status_code == 200
         await speaker.wait_for("room:userLeft")
@@ -98,7 +102,8 @@ async def test_api_actions_reach_clients_and_the_log(staff: StaffServer, api: ht
         closed = await api.post(f"/api/rooms/{ROOM}/close/")
         assert closed.status_code == 200
         [event] = await speaker.wait_for("room:closed")
-        assert event["roomId"] == ROOM and event["reason"] == "closed_by_staff"
+        assert event["roomId"] == ROOM
+        assert event["reason"] == "closed_by_staff"
         assert (await api.get(f"/api/rooms/{ROOM}/")).status_code == 404
         assert (await api.post(f"/api/rooms/{ROOM}/close/")).status_code == 404
 
@@ -123,7 +128,8 @@ async def admin_session(staff: StaffServer) -> httpx.AsyncClient:
     assert token is not None
     done = await client.post("/admin/login/?next=/admin/", data={
         "csrfmiddlewaretoken": token.group(1), "username": "alice", "password": STAFF_PASSWORD})
-    assert done.status_code == 200 and "Log out" in done.text, done.text[:500]
+    assert done.status_code == 200
+    assert "Log out" in done.text, done.text[:500]
     return client
 
 
@@ -133,7 +139,8 @@ async def admin_action(client: httpx.AsyncClient, room: str, **fields: str | int
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token is not None
     answer = await client.post(f"/admin/staff/liveroom/{room}/action/",
-                               data={"csrfmiddlewaretoken": token.group(1), **{k: str(v) for k, v in fields.items()}})
+                               data={"csrfmiddlewaretoken": token.group(1),
+                                     **{k: str(v) for k, v in fields.items()}})
     assert answer.status_code == 200
     return answer.text
 
@@ -143,9 +150,11 @@ async def test_admin_pages_and_actions(staff: StaffServer, api: httpx.AsyncClien
     admin = await admin_session(staff)
     try:
         listing = await admin.get("/admin/staff/liveroom/")
-        assert listing.status_code == 200 and f'data-room="{ADMIN_ROOM}"' in listing.text
+        assert listing.status_code == 200
+        assert f'data-room="{ADMIN_ROOM}"' in listing.text
         page = await admin.get(f"/admin/staff/liveroom/{ADMIN_ROOM}/")
-        assert "User 201" in page.text and "Close room" in page.text
+        assert "User 201" in page.text
+        assert "Close room" in page.text
 
         assert "muted" in await admin_action(admin, ADMIN_ROOM, action="seat_mute", user_id=201)
         assert await listener.wait_for("seat:userMuted") == [{"userId": 201, "isMuted": True}]
@@ -169,7 +178,8 @@ async def test_admin_pages_and_actions(staff: StaffServer, api: httpx.AsyncClien
         assert event["reason"] == "closed_by_staff"
 
         log_page = await admin.get("/admin/staff/moderationlog/")
-        assert log_page.status_code == 200 and "close room" in log_page.text
+        assert log_page.status_code == 200
+        assert "close room" in log_page.text
         entries = await log_entries(api, room=ADMIN_ROOM)
         assert [e["action"] for e in reversed(entries)] == [
             "seat_mute", "seat_unmute", "seat_lock", "seat_unlock", "seat_remove", "close_room"]
@@ -198,4 +208,5 @@ async def test_api_refuses_without_staff_rights(staff: StaffServer) -> None:
         # The contract's endpoints stay open and byte-shaped.
         health = await anonymous.get("/health")
         assert health.headers["content-type"] == "application/json; charset=utf-8"
-        assert health.content.startswith(b'{"status":"degraded","workers":{"active":0,"expected":0},"uptime":')
+        degraded = b'{"status":"degraded","workers":{"active":0,"expected":0},"uptime":'
+        assert health.content.startswith(degraded)
