@@ -44,11 +44,19 @@ def lua_source(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class RoomSnapshot:
+    members: dict[str, ParticipantEntry]
+    producers: list[ProducerView]
+
+
+@dataclass(frozen=True)
 class JoinResult:
     created: bool  # this join created `room:state:{roomId}`
     new_member: bool  # False when the socket was already in the room (re-join)
     participant_count: int
     closing: bool = False  # refused: a close of the room is running; nothing was written
+    # Members (this socket included) and producers as of the join, read atomically with it.
+    snapshot: RoomSnapshot = RoomSnapshot({}, [])
 
 
 @dataclass(frozen=True)
@@ -81,12 +89,6 @@ class LeaveResult:
     user_left_room: bool  # the user's last socket in the room went away
 
 
-@dataclass(frozen=True)
-class RoomSnapshot:
-    members: dict[str, ParticipantEntry]
-    producers: list[ProducerView]
-
-
 def initial_state_json(room_id: str, now_ms: int) -> str:
     """`room:state:{roomId}` as the baseline's JSON.stringify writes it (6.1)."""
     state = {
@@ -111,6 +113,29 @@ def _parse_user_id(raw: Any) -> int | float | None:
     return int(number) if number.is_integer() else number
 
 
+def _flat_pairs(reply: Any) -> dict[Any, Any]:
+    """A Lua HGETALL reply (flat list: field, value, ...) as a dict."""
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if reply else {}
+
+
+def _snapshot(raw_members: dict[Any, Any], raw_producers: dict[Any, Any]) -> RoomSnapshot:
+    members: dict[str, ParticipantEntry] = {}
+    for sid, raw in raw_members.items():
+        try:
+            members[as_text(sid)] = json.loads(raw)
+        except ValueError:
+            continue
+    producers: list[ProducerView] = []
+    for producer_id, raw in raw_producers.items():
+        value: Any = as_text(raw)
+        if value.startswith("{"):
+            value = json.loads(value)
+        user_id = _parse_user_id(value)
+        if user_id is not None:
+            producers.append({"producerId": as_text(producer_id), "userId": user_id})
+    return RoomSnapshot(members, producers)
+
+
 class RoomRepository:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -126,17 +151,19 @@ class RoomRepository:
     async def join(self, room_id: str, sid: str, user_id: int | float, entry: ParticipantEntry,
                    *, now_ms: int, activity_ttl_ms: int) -> JoinResult:
         uid = js_number(user_id)
-        created, new_member, count = await self._join(
+        created, new_member, count, *views = await self._join(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
                   keys.activity_key(room_id), user_room_key(user_id), keys.closing_key(room_id),
-                  keys.ACTIVE_ROOMS_KEY],
+                  keys.ACTIVE_ROOMS_KEY, keys.producers_key(room_id)],
             args=[sid, uid, json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
                   initial_state_json(room_id, now_ms), now_ms, activity_ttl_ms, room_id,
                   keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS],
         )
         if int(created) < 0:
             return JoinResult(False, False, 0, closing=True)
-        return JoinResult(bool(created), bool(new_member), int(count))
+        members, producers = (_flat_pairs(view) for view in views)
+        return JoinResult(bool(created), bool(new_member), int(count),
+                          snapshot=_snapshot(members, producers))
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
         was_member, count, existed, user_left = await self._leave(
@@ -152,21 +179,7 @@ class RoomRepository:
             pipe.hgetall(keys.members_key(room_id))
             pipe.hgetall(keys.producers_key(room_id))
             raw_members, raw_producers = await pipe.execute()
-        members: dict[str, ParticipantEntry] = {}
-        for sid, raw in raw_members.items():
-            try:
-                members[as_text(sid)] = json.loads(raw)
-            except ValueError:
-                continue
-        producers: list[ProducerView] = []
-        for producer_id, raw in raw_producers.items():
-            value: Any = as_text(raw)
-            if value.startswith("{"):
-                value = json.loads(value)
-            user_id = _parse_user_id(value)
-            if user_id is not None:
-                producers.append({"producerId": as_text(producer_id), "userId": user_id})
-        return RoomSnapshot(members, producers)
+        return _snapshot(raw_members, raw_producers)
 
     async def touch_activity(self, room_id: str, *, now_ms: int, ttl_ms: int) -> None:
         """`room:{roomId}:activity`: the room showed life; auto-close spares it for `ttl_ms`."""

@@ -182,9 +182,13 @@ class RoomService:
                 await self._leave_locked(session, session.room_id, socket=socket)
             # Subscribe before becoming visible, so no later joiner's broadcast is missed.
             await socket.join_room_group(room_id)
-            await self._run_join_hooks(session, room_id)
+            # One round trip: the hooks' writes, the join script (which also reads the ack's
+            # members and producers) and the seats travel together.
             try:
-                joined = await self._join_when_not_closing(session, room_id)
+                _, joined, seats = await asyncio.gather(
+                    self._run_join_hooks(session, room_id),
+                    self._join_when_not_closing(session, room_id),
+                    self.seats.room_seats(room_id))
             except BaseException:
                 if session.room_id != room_id:
                     await socket.leave_room_group(room_id)
@@ -194,16 +198,16 @@ class RoomService:
                 await self.seats.open_room(room_id, seat_count or self.default_seat_count)
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
                 await self._post_status(room_id, RoomStatus(is_live=True, participant_count=0))
+                seats = await self.seats.room_seats(room_id)  # as the new session opened them
             if joined.new_member:
                 count = joined.participant_count
                 self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
-                await session_history(self.repo.redis).room_joined(room_id, created=joined.created,
-                                                                   participant_count=count)
-            snapshot, seats = await asyncio.gather(self.repo.snapshot(room_id),
-                                                   self.seats.room_seats(room_id))
-            if joined.new_member:
-                await self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
-                                {"userId": session.user_id, "user": session.user})
+                await asyncio.gather(
+                    session_history(self.repo.redis).room_joined(room_id, created=joined.created,
+                                                                 participant_count=count),
+                    self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
+                              {"userId": session.user_id, "user": session.user}))
+        snapshot = joined.snapshot
         speaking = {p["userId"] for p in snapshot.producers}
         participants: list[ParticipantEntry] = []
         for sid, entry in snapshot.members.items():
