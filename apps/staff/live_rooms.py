@@ -58,6 +58,13 @@ class LiveRoomView:
     def age_seconds(self) -> float | None:
         return None if self.created_at_ms is None else max(0.0, time.time() - self.created_at_ms / 1000)
 
+    @property
+    def idle_seconds(self) -> float | None:
+        """Since the room's last join or leave."""
+        if self.last_activity_at_ms is None:
+            return None
+        return max(0.0, time.time() - self.last_activity_at_ms / 1000)
+
     def as_json(self) -> dict[str, Any]:
         media = self.media
         return {

@@ -93,8 +93,9 @@ CHANNEL_LAYERS = {
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# static/demo/build/ is made by bin/setup (esbuild); collectstatic copies it into STATIC_ROOT.
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The demo page's bundle, made by bin/setup (esbuild) in static/demo/build/, served as static/demo/...
+# (only the build: never its sources or node_modules). collectstatic copies it into STATIC_ROOT.
+STATICFILES_DIRS = [("demo", BASE_DIR / "static" / "demo" / "build")]
 WHITENOISE_USE_FINDERS = True  # serve from the apps and static/ without collectstatic in development
 LOGIN_URL = "admin:login"
 

@@ -84,8 +84,9 @@ def _command(kind: ServerKind, port: int) -> list[str]:
 
 @contextlib.contextmanager
 def run_server(env: Mapping[str, str], *, server: ServerKind = "daphne",
-               startup_timeout: float = 30.0) -> Iterator[LiveServer]:
-    port = free_port()
+               startup_timeout: float = 30.0, port: int | None = None) -> Iterator[LiveServer]:
+    """`port`: a port chosen beforehand (e.g. so that CORS_ORIGINS can name the server's own origin)."""
+    port = port if port is not None else free_port()
     full_env = process_env(env)
     log_fd, log_name = tempfile.mkstemp(prefix=f"flylive-{server}-{port}-", suffix=".log")
     log_path = Path(log_name)

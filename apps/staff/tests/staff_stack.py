@@ -53,9 +53,9 @@ def staff_env(redis: RedisServer, database: Path, **overrides: str) -> dict[str,
 
 
 @contextlib.contextmanager
-def run_staff_server(env: Mapping[str, str], database: Path, *,
-                     server: ServerKind = "uvicorn") -> Iterator[StaffServer]:
+def run_staff_server(env: Mapping[str, str], database: Path, *, server: ServerKind = "uvicorn",
+                     port: int | None = None) -> Iterator[StaffServer]:
     tokens = json.loads(manage(env, "shell", "-c", _MAKE_USERS.format(password=STAFF_PASSWORD)).strip()
                         .splitlines()[-1])
-    with run_server(env, server=server) as live:
+    with run_server(env, server=server, port=port) as live:
         yield StaffServer(live, tokens["staff"], tokens["plain"], database)
