@@ -28,13 +28,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (bin/setup installs it)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (bin/setup installs it)"),
 ]
 
 
 def test_two_pages_talk_through_the_demo_page(redis_server: RedisServer,
                                                tmp_path_factory: pytest.TempPathFactory) -> None:
-    assert (repo_root() / "static" / "demo" / "build" / "demo.js").exists(), "bin/setup builds the demo bundle"
+    bundle = repo_root() / "static" / "demo" / "build" / "demo.js"
+    assert bundle.exists(), "bin/setup builds the demo bundle"
     assert (DRIVER.parent / "node_modules" / "playwright-core").exists(), "bin/setup installs tests/browser"
     import redis as sync_redis
 
@@ -42,7 +43,8 @@ def test_two_pages_talk_through_the_demo_page(redis_server: RedisServer,
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     database = tmp_path_factory.mktemp("demo-db") / "db.sqlite3"
-    env = media_env(staff_env(redis_server, database, REDIS_DB=str(DB), CORS_ORIGINS=origin, LOG_LEVEL="warn"))
+    env = media_env(staff_env(redis_server, database, REDIS_DB=str(DB), CORS_ORIGINS=origin,
+                              LOG_LEVEL="warn"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
