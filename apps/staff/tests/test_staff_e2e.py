@@ -210,3 +210,10 @@ async def test_api_refuses_without_staff_rights(staff: StaffServer) -> None:
         assert health.headers["content-type"] == "application/json; charset=utf-8"
         degraded = b'{"status":"degraded","workers":{"active":0,"expected":0},"uptime":'
         assert health.content.startswith(degraded)
+        # Django's own metrics (django-prometheus) beside the flylive_* series, counted for real.
+        text = (await anonymous.get("/metrics/prometheus")).text
+        assert 'django_http_responses_total_by_status_total{status="401"}' in text
+        assert 'django_http_requests_total_by_method_total{method="POST"}' in text
+        assert "flylive_mediasoup_transports_created_total" in text
+        assert "flylive_gift_buffer_size 0.0" in text
+        assert text.count("# TYPE process_cpu_seconds_total") == 1
