@@ -161,6 +161,11 @@ class SocketIOConnection:
             raise RuntimeError("socket not connected")
         return self._channel_name
 
+    @property
+    def room_join_seq(self) -> int:
+        session = self.session
+        return 0 if session is None else session.room_join_seq
+
     def send_frame(self, frame: str) -> None:
         if self._closing:
             return
@@ -405,7 +410,9 @@ class SocketIOConnection:
             frame = message.get("frame")
             if not isinstance(frame, str):
                 raise TypeError("a frame message carries its frame as text")
-            if message.get("exclude") != channel_name:
+            announced = message.get("member_seq")  # see emit.Room.new_member_seq
+            already_listed = announced is not None and self.room_join_seq > announced
+            if message.get("exclude") != channel_name and not already_listed:
                 self.send_frame(frame)
             return
         handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None

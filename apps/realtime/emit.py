@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -46,6 +46,10 @@ EVERYONE_GROUP = "flylive.everyone"
 class Room:
     room_id: str
     exclude_sid: str | None = None
+    # The frame announces the room's new member number N (`room:userJoined`): members whose
+    # own join came later (a higher number) listed it in their join ack, and are skipped.
+    # A delivery hint, not part of the target's identity.
+    new_member_seq: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ class LocalSocket(Protocol):
     """A socket connected to this process (the consumer's connection)."""
 
     def send_frame(self, frame: str) -> None: ...
+
+    @property
+    def room_join_seq(self) -> int: ...
 
 
 # sid -> socket, for sockets connected to this process.
@@ -108,8 +115,12 @@ def deliver_to_local_socket(sid: str, message: dict[str, Any]) -> bool:
     frame = message.get("frame")
     if socket is None or not isinstance(frame, str):
         return False
-    if message.get("exclude") != sid:
-        socket.send_frame(frame)
+    if message.get("exclude") == sid:
+        return True
+    announced = message.get("member_seq")
+    if announced is not None and socket.room_join_seq > announced:
+        return True  # its join ack listed that member already
+    socket.send_frame(frame)
     return True
 
 
@@ -121,10 +132,13 @@ def room_group(room_id: str) -> str:
     return "room." + hashlib.sha1(room_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def frame_message(frame: str, exclude_sid: str | None = None) -> dict[str, Any]:
+def frame_message(frame: str, exclude_sid: str | None = None,
+                  new_member_seq: int | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"type": FRAME_MESSAGE_TYPE, "frame": frame}
     if exclude_sid is not None:
         message["exclude"] = exclude_sid
+    if new_member_seq:
+        message["member_seq"] = new_member_seq
     return message
 
 
@@ -138,7 +152,8 @@ async def send_frame(target: Target, frame: str) -> None:
     if isinstance(target, Socket):
         await _to_socket(target.sid, frame)
     elif isinstance(target, Room):
-        await _layer().group_send(room_group(target.room_id), frame_message(frame, target.exclude_sid))
+        await _layer().group_send(room_group(target.room_id),
+                                  frame_message(frame, target.exclude_sid, target.new_member_seq))
     elif isinstance(target, User):
         sids = await get_services().sockets.sockets_of(target.user_id)
         await asyncio.gather(*(_to_socket(sid, frame) for sid in sids))

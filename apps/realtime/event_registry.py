@@ -195,6 +195,9 @@ class SocketSession:
     sid: str
     user: dict[str, Any]  # the 16 validated JWT claims (contract 1.4)
     room_id: str | None = None  # the room this socket has joined, if any
+    # Its number in that room's join order (rooms' join script; 0 when unknown): frames that
+    # announce an earlier member are not for it, its join ack already listed that member.
+    room_join_seq: int = 0
     # The web instance (web_instance.py) whose records list this socket; None when no live
     # connection of this process serves it (unit tests, a sweep cleaning up a dead instance).
     instance_id: str | None = None

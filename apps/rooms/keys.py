@@ -33,6 +33,11 @@ def member_users_key(room_id: str) -> str:
     return f"room:{room_id}:member_users"
 
 
+def join_seq_key(room_id: str) -> str:
+    """Counter: the sequence number of the room's latest new member (see room_join.lua)."""
+    return f"room:{room_id}:join_seq"
+
+
 def producers_key(room_id: str) -> str:
     """Hash producer id -> user id, written by the media service (read for existingProducers)."""
     return f"room:{room_id}:producers"

@@ -24,6 +24,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from apps.realtime.codec import loads
 from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key
@@ -57,6 +58,8 @@ class JoinResult:
     closing: bool = False  # refused: a close of the room is running; nothing was written
     # Members (this socket included) and producers as of the join, read atomically with it.
     snapshot: RoomSnapshot = RoomSnapshot({}, [])
+    # This new member's number in the room's join order (0: not a new member); see room_join.lua.
+    join_seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,14 +125,14 @@ def _snapshot(raw_members: dict[Any, Any], raw_producers: dict[Any, Any]) -> Roo
     members: dict[str, ParticipantEntry] = {}
     for sid, raw in raw_members.items():
         try:
-            members[as_text(sid)] = json.loads(raw)
+            members[as_text(sid)] = loads(raw)
         except ValueError:
             continue
     producers: list[ProducerView] = []
     for producer_id, raw in raw_producers.items():
         value: Any = as_text(raw)
         if value.startswith("{"):
-            value = json.loads(value)
+            value = loads(value)
         user_id = _parse_user_id(value)
         if user_id is not None:
             producers.append({"producerId": as_text(producer_id), "userId": user_id})
@@ -154,16 +157,17 @@ class RoomRepository:
         created, new_member, count, *views = await self._join(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
                   keys.activity_key(room_id), user_room_key(user_id), keys.closing_key(room_id),
-                  keys.ACTIVE_ROOMS_KEY, keys.producers_key(room_id)],
+                  keys.ACTIVE_ROOMS_KEY, keys.producers_key(room_id), keys.join_seq_key(room_id)],
             args=[sid, uid, json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
                   initial_state_json(room_id, now_ms), now_ms, activity_ttl_ms, room_id,
                   keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS],
         )
         if int(created) < 0:
             return JoinResult(False, False, 0, closing=True)
-        members, producers = (_flat_pairs(view) for view in views)
+        seq, raw_members, raw_producers = views
         return JoinResult(bool(created), bool(new_member), int(count),
-                          snapshot=_snapshot(members, producers))
+                          snapshot=_snapshot(_flat_pairs(raw_members), _flat_pairs(raw_producers)),
+                          join_seq=int(seq))
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
         was_member, count, existed, user_left = await self._leave(
@@ -209,7 +213,8 @@ class RoomRepository:
         token = secrets.token_hex(12)
         reply = await self._close(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.activity_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id)],
+                  keys.activity_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id),
+                  keys.join_seq_key(room_id)],
             args=[room_id, "1" if only_if_idle else "0", token, closing_ttl_ms],
         )
         if not reply or int(reply[0]) != 1:
@@ -252,7 +257,8 @@ class RoomRepository:
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id in room_ids:
                 await self._keep_alive(
-                    keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id)],
+                    keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+                          keys.join_seq_key(room_id)],
                     args=[room_id, keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS], client=pipe)
             replies = await pipe.execute()
         return sum(int(r) for r in replies)

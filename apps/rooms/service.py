@@ -194,6 +194,8 @@ class RoomService:
                     await socket.leave_room_group(room_id)
                 raise
             session.room_id = room_id
+            if joined.new_member:
+                session.room_join_seq = joined.join_seq
             if joined.created:
                 await self.seats.open_room(room_id, seat_count or self.default_seat_count)
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
@@ -205,8 +207,8 @@ class RoomService:
                 await asyncio.gather(
                     session_history(self.repo.redis).room_joined(room_id, created=joined.created,
                                                                  participant_count=count),
-                    self.emit(Room(room_id, exclude_sid=session.sid), "room:userJoined",
-                              {"userId": session.user_id, "user": session.user}))
+                    self.emit(Room(room_id, exclude_sid=session.sid, new_member_seq=joined.join_seq),
+                              "room:userJoined", {"userId": session.user_id, "user": session.user}))
         snapshot = joined.snapshot
         speaking = {p["userId"] for p in snapshot.producers}
         participants: list[ParticipantEntry] = []
@@ -263,6 +265,7 @@ class RoomService:
         # A Redis failure leaves the session in the room, so the disconnect cleanup retries.
         left = await self.repo.leave(room_id, session.sid, session.user_id, now_ms=now_ms())
         session.room_id = None
+        session.room_join_seq = 0
         if socket is not None:
             await socket.leave_room_group(room_id)
         await self._run_leave_hooks(session, room_id)
@@ -313,6 +316,7 @@ class RoomService:
             await socket.leave_room_group(room_id)
             if session.room_id == room_id:
                 session.room_id = None
+                session.room_join_seq = 0
                 await self._run_leave_hooks(session, room_id)
 
     # -- closing ---------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 -- Laravel (joins wait for it), and the user ids of the members are returned (the caller
 -- releases their `user:{id}:room` pointers).
 -- Seats, locks and invites are the seats app's: the caller asks it to forget them.
--- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 active rooms index, 6 closing marker
+-- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 active rooms index, 6 closing marker,
+--       7 join sequence
 -- ARGV: 1 room id, 2 '1' only if idle, 3 closing marker token, 4 closing marker TTL ms
 -- Returns {1, {user ids}} when this call closed the room, {0} otherwise.
 if redis.call('EXISTS', KEYS[6]) == 1 then
@@ -21,6 +22,6 @@ if indexed == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
   return {0}  -- already closed (or never opened)
 end
 local users = redis.call('HKEYS', KEYS[3])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[7])
 redis.call('SET', KEYS[6], ARGV[3], 'PX', tonumber(ARGV[4]))
 return {1, users}

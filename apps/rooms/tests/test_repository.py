@@ -218,3 +218,21 @@ async def test_keep_alive_refreshes_a_long_lived_rooms_records(repo: RoomReposit
     assert await repo.keep_alive(["r", "no-such-room"]) == 1
     for key in ("room:state:r", "room:r:members", "room:r:member_users", "user:1:room", "user:1:sockets"):
         assert await redis.ttl(key) > 86000, key
+
+
+async def test_join_numbers_new_members_and_reads_the_members_atomically(repo: RoomRepository) -> None:
+    first = await join(repo, "seq", "sid1", 1)
+    second = await join(repo, "seq", "sid2", 2)
+    again = await join(repo, "seq", "sid1", 1)
+    assert (first.join_seq, second.join_seq, again.join_seq) == (1, 2, 0)  # a re-join is not new
+    assert list(first.snapshot.members) == ["sid1"]
+    assert sorted(second.snapshot.members) == ["sid1", "sid2"]
+    assert second.snapshot.members["sid1"]["id"] == 1
+
+
+async def test_close_resets_the_join_numbering(repo: RoomRepository) -> None:
+    await join(repo, "seq2", "sid1", 1)
+    closed = await repo.claim_close("seq2", only_if_idle=False, closing_ttl_ms=5000)
+    assert closed is not None
+    await repo.finish_close(closed)
+    assert (await join(repo, "seq2", "sid3", 3)).join_seq == 1

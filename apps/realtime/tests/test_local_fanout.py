@@ -1,0 +1,54 @@
+"""The channel layer's local fan-out of a room frame (emit.deliver_to_local_socket)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from apps.realtime.emit import (
+    deliver_to_local_socket,
+    frame_message,
+    register_local_socket,
+    unregister_local_socket,
+)
+
+
+class Member:
+    def __init__(self, room_join_seq: int) -> None:
+        self.room_join_seq = room_join_seq
+        self.frames: list[str] = []
+
+    def send_frame(self, frame: str) -> None:
+        self.frames.append(frame)
+
+
+@pytest.fixture
+def members() -> Iterator[dict[str, Member]]:
+    local = {"early": Member(1), "late": Member(5), "unknown": Member(0)}
+    for sid, member in local.items():
+        register_local_socket(sid, member)
+    yield local
+    for sid in local:
+        unregister_local_socket(sid)
+
+
+def test_an_announcement_skips_the_sender_and_members_whose_ack_listed_it(members: dict[str, Member]) -> None:
+    message = frame_message('42["room:userJoined",{}]', exclude_sid="joiner", new_member_seq=3)
+    for sid in (*members, "joiner"):
+        assert deliver_to_local_socket(sid, message) is (sid != "joiner")
+    assert members["early"].frames == ['42["room:userJoined",{}]']  # joined before #3: told
+    assert members["late"].frames == []  # joined after #3: its join ack listed #3
+    assert members["unknown"].frames == ['42["room:userJoined",{}]']
+
+
+def test_other_frames_reach_every_member_but_the_excluded_one(members: dict[str, Member]) -> None:
+    message = frame_message('42["seat:updated",{}]', exclude_sid="late")
+    for sid in members:
+        assert deliver_to_local_socket(sid, message)
+    assert [len(m.frames) for m in members.values()] == [1, 0, 1]
+
+
+def test_what_is_not_a_local_frame_is_left_to_the_socket_reader(members: dict[str, Member]) -> None:
+    assert not deliver_to_local_socket("early", {"type": "room.force_leave", "roomId": "r"})
+    assert not deliver_to_local_socket("elsewhere", frame_message("42[]"))
