@@ -150,7 +150,7 @@ def run_stack(server: str, redis_port: int, *, media_workers: int = 1, celery: b
     web_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_SERVER": server,
                "WEB_WORKERS": str(web_workers), "WEB_WS": ws,
                "WS_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}
-    quiet = ["--log-level", "warning"] if server == "uvicorn" else ["-v", "0"]
+    quiet = ["-v", "0"] if server == "daphne" else ["--log-level", "warning"]
     web = subprocess.Popen([str(ROOT / "bin/web"), *quiet], cwd=ROOT, env=web_env, stdout=log, stderr=log)
     jobs: list[subprocess.Popen[bytes]] = []
     if celery:

@@ -115,6 +115,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), default=list(SCENARIOS))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--server", choices=["uvicorn", "granian", "daphne"], default="uvicorn")
     parser.add_argument("--ws", default="websockets-sansio")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--loadgen-dir", type=Path, default=Path("/tmp/flylive-loadgen"))
@@ -122,7 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     prepare_loadgen(args.loadgen_dir)
     cmd = [sys.executable, str(ROOT / "bench/loadgen_server.py"), "--seconds", "3600",
-           "--workers", str(args.workers), "--ws", args.ws, *(["--deflate"] if args.deflate else [])]
+           "--server", args.server, "--workers", str(args.workers), "--ws", args.ws,
+           *(["--deflate"] if args.deflate else [])]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         exports: dict[str, str] = {}
@@ -146,7 +148,7 @@ def main() -> None:
                     out.write(json.dumps(result) + "\n")
             rows.extend(figures(name, result))
             notes.append(f"{name}: {checks(name, result)}")
-        print(f"\n| figure | ours ({args.workers} web processes, {args.ws}, deflate "
+        print(f"\n| figure | ours ({args.workers} web processes, {args.server} {args.ws}, deflate "
               f"{'on' if args.deflate else 'off'}) | Node | ours/Node | other processes, % of one core |")
         print("|---|---|---|---|---|")
         for figure, ours, other in rows:

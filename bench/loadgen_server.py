@@ -54,7 +54,7 @@ async def serve(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+    parser.add_argument("--server", choices=["uvicorn", "granian", "daphne"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="web worker processes (bin/web's WEB_WORKERS; default: CPU count)")
     parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's websocket implementation")
