@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.processes import RedisServer, run_redis_server
+from tests.support.processes import RedisServer, free_port, run_redis_server
 from tests.support.server import LiveServer, ServerKind, run_server, server_env
 
 
@@ -17,6 +17,20 @@ def redis_server() -> Iterator[RedisServer]:
     """A real redis-server on a free port, for the whole session."""
     with run_redis_server() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test module's own (modules that restart or flood Redis)."""
+    with run_redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def laravel_port() -> int:
+    """The port a module's fake Laravel (tests.support.fake_laravel) listens on: the module's
+    server processes are started pointing at it before each test opens it."""
+    return free_port()
 
 
 @pytest.fixture(scope="session")

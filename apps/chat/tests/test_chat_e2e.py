@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port, run_redis_server
+from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -26,15 +26,6 @@ _fresh_users = itertools.count(1000)  # each its own rate-limit window
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    with run_redis_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -22,16 +22,11 @@ from apps.integrations.laravel_client import LaravelClient
 from apps.realtime.emit import Socket, Target
 from apps.rooms.session_history import RoomSessionHistory
 from flylive.metrics import GIFT_BATCH_SIZE, GIFT_BUFFER_SIZE, GIFTS_PROCESSED, REGISTRY
-from tests.support.processes import RedisServer, run_redis_server
+from tests.support.processes import RedisServer
 
 DB = 0
 INTERNAL_KEY = "gift-test-internal-key-0123456789abcdef"
 
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    with run_redis_server() as server:
-        yield server
 
 
 @pytest.fixture

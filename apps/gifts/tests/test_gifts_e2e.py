@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from apps.gifts.tests.gift_laravel import GiftLaravel
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
-from tests.support.processes import RedisServer, free_port, process_env, repo_root, run_redis_server
+from tests.support.processes import RedisServer, process_env, repo_root
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -33,15 +33,6 @@ _rooms = itertools.count(1)
 _users = itertools.count(500)
 
 
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    with run_redis_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port, run_redis_server
+from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -23,15 +23,6 @@ ROOM = "77"
 ALICE, BOB, CAROL, DAVE = 4201, 4202, 4203, 4204
 
 
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    with run_redis_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -140,6 +140,7 @@ async def test_a_socket_closed_while_its_connect_awaits_redis_leaves_nothing_beh
     await asyncio.sleep(0.2)
     assert socket.connection.session is None
     channel = socket.connection._channel_name
+    assert channel is not None
 
     await socket.client_goes_away()
     # The cleanup stops the setup instead of waiting out the stalled Redis (3 s).

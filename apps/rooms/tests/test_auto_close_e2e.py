@@ -23,7 +23,7 @@ from apps.rooms.tests.test_rooms_e2e import Client, eventually
 from flylive.redis_values import as_text
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port
+from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 
 DB = 14
@@ -68,10 +68,6 @@ class RoomGroupListener:
             self._reader.cancel()
         await self.layer.flush()
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until
 from tests.support.celery_procs import run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port
+from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 
 pytestmark = pytest.mark.slow
@@ -40,10 +40,6 @@ class TwoNodeStack:
         parts = [f"--- media {n} ---\n{p.log_tail()}" for n, p in self.nodes.items()]
         return "\n".join([*parts, f"--- web ---\n{self.web.log_tail()}"])
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

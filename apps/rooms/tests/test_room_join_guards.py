@@ -10,17 +10,13 @@ import pytest
 from apps.rooms.tests.media_double import running_media_double
 from apps.rooms.tests.test_rooms_e2e import Client
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, clean_redis_db, free_port
+from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import LiveServer, run_server, server_env
 
 DB = 10
 JOINS_PER_MINUTE = 3
 HOSTILE_ROOM_IDS = ["1/../../../admin/users/7/ban?", "..", "42?x=1", "42#frag", "a b", "", "x" * 65, "😀"]
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
 from channels.layers import get_channel_layer
 from django.test import override_settings
 from redis.asyncio import Redis, from_url
@@ -26,58 +25,18 @@ from tests.support.processes import RedisServer
 from tests.support.server import (
     TEST_INTERNAL_KEY,
     LiveServer,
-    make_token,
     run_server,
     server_env,
-    user_claims,
 )
+from tests.support.sio_client import RecordingClient
 
 E2E_DB = 6
 CLAIM_KEYS = ("id", "name", "signature", "email", "avatar", "frame", "gender", "date_of_birth", "phone",
               "country", "coins", "diamonds", "wealth_xp", "charm_xp", "is_blocked", "isSpeaker")
 
 
-class Client:
-    """A python-socketio client that keeps every event it receives."""
+Client = RecordingClient  # the suite's e2e client (tests/support/sio_client.py)
 
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, Any]] = []
-        self._arrived = asyncio.Condition()
-        self.sio.on("*", self._on_event)
-
-    async def _on_event(self, event: str, *args: Any) -> None:
-        async with self._arrived:
-            self.events.append((event, args[0] if args else None))
-            self._arrived.notify_all()
-
-    async def connect(self, server: LiveServer) -> Client:
-        token = make_token(user_claims(self.user_id))
-        await self.sio.connect(server.url, transports=["websocket"], auth={"token": token}, wait_timeout=10)
-        return self
-
-    async def call(self, event: str, data: Any) -> Any:
-        return await self.sio.call(event, data, timeout=10)
-
-    def received(self, name: str) -> list[Any]:
-        return [payload for event, payload in self.events if event == name]
-
-    async def wait_for(self, name: str, count: int = 1, within: float = 5.0) -> list[Any]:
-        async with asyncio.timeout(within), self._arrived:
-            await self._arrived.wait_for(lambda: len(self.received(name)) >= count)
-        return self.received(name)
-
-    async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
-
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    from tests.support.processes import free_port
-
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import redis as sync_redis
 
 from tests.support.celery_procs import run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port
+from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -21,10 +21,6 @@ DB = 14
 ROOM, OWNER, GUEST = "s-expiry", 1, 2
 INVITE_TTL_MS = 1500
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,11 @@ import pytest
 from apps.media.tests.live_stack import LiveStack, live_stack
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, free_port
+from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.slow
 ROOM, OWNER, SPEAKER, LISTENER = "seat-media", 1, 2, 3
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, clean_redis_db, free_port
+from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -27,10 +27,6 @@ DB = 13
 ROOMS, PER_ROOM, SEATS, OPS = 3, 8, 3, 40
 OWNER = 1
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_laravel import FakeLaravel
-from tests.support.processes import RedisServer, clean_redis_db, free_port
+from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import LiveServer, run_server, server_env
 from tests.support.sio_client import RecordingClient
 
@@ -28,10 +28,6 @@ def seated(index: int, user: int) -> dict[str, Any]:
 def refused(text: str) -> dict[str, Any]:
     return {"success": False, "error": text}
 
-
-@pytest.fixture(scope="module")
-def laravel_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="module")
