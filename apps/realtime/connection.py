@@ -48,6 +48,7 @@ CONNECT_TIMEOUT_SECONDS = 45.0  # socket.io's connectTimeout: CONNECT must come 
 DRAIN_TIMEOUT_SECONDS = 30.0  # running handlers get this long to finish after a disconnect
 SHUTDOWN_CLEANUP_SECONDS = 10.0  # at server shutdown, how long sockets' cleanups may delay it
 MAX_QUEUED_FRAMES = 10_000  # a client this far behind is dropped rather than buffered forever
+MAX_HELD_ANNOUNCEMENTS = 10_000  # new-member announcements held during one room join
 
 # Close codes.
 NORMAL_CLOSURE = 1000
@@ -148,6 +149,7 @@ class SocketIOConnection:
         self._groups: set[str] = set()
         self._outbox: deque[str | _Close] = deque()
         self._writer_wakeup: asyncio.Future[None] | None = None  # set while the writer sleeps
+        self._held_announcements: list[tuple[str, int]] | None = None  # while a room join runs
         self._closing = False
         self._pong = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
@@ -165,6 +167,28 @@ class SocketIOConnection:
     def room_join_seq(self) -> int:
         session = self.session
         return 0 if session is None else session.room_join_seq
+
+    def send_announcement(self, frame: str, member_seq: int) -> None:
+        """A new member's announcement: held while this socket's own join runs (its number is not
+        known yet), dropped when this socket joined after that member (its ack listed it)."""
+        held = self._held_announcements
+        if held is not None:
+            held.append((frame, member_seq))
+            if len(held) > MAX_HELD_ANNOUNCEMENTS:  # a join that never finished: stop holding
+                self.release_announcements()
+        elif self.room_join_seq <= member_seq:
+            self.send_frame(frame)
+
+    def hold_announcements(self) -> None:
+        """This socket's room join starts: hold announcements until `release_announcements`."""
+        if self._held_announcements is None:
+            self._held_announcements = []
+
+    def release_announcements(self) -> None:
+        """The join is done (its number set on the session) or failed: send what was held."""
+        held, self._held_announcements = self._held_announcements, None
+        for frame, member_seq in held or ():
+            self.send_announcement(frame, member_seq)
 
     def send_frame(self, frame: str) -> None:
         if self._closing:
@@ -411,8 +435,11 @@ class SocketIOConnection:
             if not isinstance(frame, str):
                 raise TypeError("a frame message carries its frame as text")
             announced = message.get("member_seq")  # see emit.Room.new_member_seq
-            already_listed = announced is not None and self.room_join_seq > announced
-            if message.get("exclude") != channel_name and not already_listed:
+            if message.get("exclude") == channel_name:
+                pass
+            elif isinstance(announced, int):
+                self.send_announcement(frame, announced)
+            else:
                 self.send_frame(frame)
             return
         handler = CHANNEL_MESSAGE_HANDLERS.get(kind) if isinstance(kind, str) else None

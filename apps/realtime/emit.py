@@ -75,8 +75,8 @@ class LocalSocket(Protocol):
 
     def send_frame(self, frame: str) -> None: ...
 
-    @property
-    def room_join_seq(self) -> int: ...
+    def send_announcement(self, frame: str, member_seq: int) -> None:
+        """A frame announcing the room's new member `member_seq` (see Room.new_member_seq)."""
 
 
 # sid -> socket, for sockets connected to this process.
@@ -118,9 +118,10 @@ def deliver_to_local_socket(sid: str, message: dict[str, Any]) -> bool:
     if message.get("exclude") == sid:
         return True
     announced = message.get("member_seq")
-    if announced is not None and socket.room_join_seq > announced:
-        return True  # its join ack listed that member already
-    socket.send_frame(frame)
+    if isinstance(announced, int):
+        socket.send_announcement(frame, announced)
+    else:
+        socket.send_frame(frame)
     return True
 
 

@@ -223,6 +223,10 @@ class SocketConnection(Protocol):
 
     async def leave_group(self, group: str) -> None: ...
 
+    def hold_announcements(self) -> None: ...
+
+    def release_announcements(self) -> None: ...
+
 
 class EventContext:
     """Given to every handler: who is calling, and how to answer and broadcast."""
@@ -258,11 +262,21 @@ class EventContext:
         """Same as `apps.realtime.emit.emit` (a Socket(self.sid) target is delivered directly)."""
         await _emit.emit(target, event, payload)
 
+    def room_joined(self, join_seq: int) -> None:
+        """The room join is done (or failed): this socket is the room's new member `join_seq`
+        (0: unknown); announcements held since `join_room_group` go out, minus those of members
+        its join ack listed."""
+        self.session.room_join_seq = join_seq
+        if self.connection is not None:
+            self.connection.release_announcements()
+
     async def join_room_group(self, room_id: str) -> None:
-        """Subscribe this socket to the room's broadcast group (socket.join).
+        """Subscribe this socket to the room's broadcast group (socket.join), holding new-member
+        announcements until `room_joined` (the caller's join must call it, also on failure).
 
         Only the broadcast subscription: `session.room_id` is the rooms app's to set."""
         if self.connection is not None:
+            self.connection.hold_announcements()
             await self.connection.join_group(_emit.room_group(room_id))
 
     async def leave_room_group(self, room_id: str) -> None:

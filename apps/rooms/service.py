@@ -100,6 +100,8 @@ class RoomSocket(Protocol):
 
     async def join_room_group(self, room_id: str) -> None: ...
 
+    def room_joined(self, join_seq: int) -> None: ...
+
     async def leave_room_group(self, room_id: str) -> None: ...
 
 
@@ -180,22 +182,23 @@ class RoomService:
         async with _session_lock(session):
             if session.room_id is not None and session.room_id != room_id:
                 await self._leave_locked(session, session.room_id, socket=socket)
-            # Subscribe before becoming visible, so no later joiner's broadcast is missed.
-            await socket.join_room_group(room_id)
-            # One round trip: the hooks' writes, the join script (which also reads the ack's
-            # members and producers) and the seats travel together.
+            # Subscribe before becoming visible, so no later joiner's broadcast is missed
+            # (new-member announcements are held until the join has numbered this socket).
+            # Then one round trip: the hooks' writes, the join script (which also reads the
+            # ack's members and producers) and the seats travel together.
             try:
+                await socket.join_room_group(room_id)
                 _, joined, seats = await asyncio.gather(
                     self._run_join_hooks(session, room_id),
                     self._join_when_not_closing(session, room_id),
                     self.seats.room_seats(room_id))
             except BaseException:
+                socket.room_joined(session.room_join_seq)
                 if session.room_id != room_id:
                     await socket.leave_room_group(room_id)
                 raise
             session.room_id = room_id
-            if joined.new_member:
-                session.room_join_seq = joined.join_seq
+            socket.room_joined(joined.join_seq if joined.new_member else session.room_join_seq)
             if joined.created:
                 await self.seats.open_room(room_id, seat_count or self.default_seat_count)
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).

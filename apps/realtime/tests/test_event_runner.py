@@ -47,6 +47,12 @@ class RecordingConnection:
     async def leave_group(self, group: str) -> None:
         self.groups.discard(group)
 
+    def hold_announcements(self) -> None:
+        pass
+
+    def release_announcements(self) -> None:
+        pass
+
 
 calls: list[tuple[str, Any]] = []
 

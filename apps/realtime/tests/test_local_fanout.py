@@ -22,6 +22,10 @@ class Member:
     def send_frame(self, frame: str) -> None:
         self.frames.append(frame)
 
+    def send_announcement(self, frame: str, member_seq: int) -> None:
+        if self.room_join_seq <= member_seq:
+            self.send_frame(frame)
+
 
 @pytest.fixture
 def members() -> Iterator[dict[str, Member]]:
@@ -52,3 +56,27 @@ def test_other_frames_reach_every_member_but_the_excluded_one(members: dict[str,
 def test_what_is_not_a_local_frame_is_left_to_the_socket_reader(members: dict[str, Member]) -> None:
     assert not deliver_to_local_socket("early", {"type": "room.force_leave", "roomId": "r"})
     assert not deliver_to_local_socket("elsewhere", frame_message("42[]"))
+
+
+async def test_a_joining_socket_holds_announcements_until_its_number_is_known() -> None:
+    from typing import Any
+
+    from apps.realtime.connection import SocketIOConnection
+    from apps.realtime.event_registry import EventContext, SocketSession
+
+    connection = SocketIOConnection({}, send=None,  # type: ignore[arg-type]
+                                    services=None, channel_layer=None,  # type: ignore[arg-type]
+                                    ping_interval=25, ping_timeout=20)
+    connection.session = SocketSession(sid="me", user={"id": 1})
+    ctx = EventContext(connection.session, "cid", connection)
+    sent: list[Any] = []
+    connection.send_frame = sent.append  # type: ignore[method-assign, assignment]
+    connection.hold_announcements()
+    for seq in (2, 4, 7):
+        connection.send_announcement(f"member {seq}", seq)
+    assert sent == []  # held: the join script has not answered yet
+    ctx.room_joined(5)
+    assert sent == ["member 7"]  # 2 and 4 joined earlier: the ack lists them
+    connection.send_announcement("member 3", 3)
+    connection.send_announcement("member 9", 9)
+    assert sent == ["member 7", "member 9"]

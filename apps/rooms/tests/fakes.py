@@ -36,6 +36,9 @@ class FakeSocket:
     async def leave_room_group(self, room_id: str) -> None:
         self.groups.discard(room_id)
 
+    def room_joined(self, join_seq: int) -> None:
+        self.session.room_join_seq = join_seq
+
 
 @dataclass
 class Emitted:
