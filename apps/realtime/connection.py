@@ -7,7 +7,10 @@ handed on at once), the channel reader (frames broadcast to this socket), and th
 handler tasks (see event_runner.py). Everything sent to the client goes through
 one outbox (a deque) drained by one writer task, so frames leave in the order they
 were queued, and a slow client never blocks the loops that queue them; the writer
-sleeps only when the outbox is empty, and empties it in one wake-up.
+sleeps only when the outbox is empty, and empties it in one wake-up. A frame sent
+while the writer sleeps with nothing queued is written at once by the caller (the
+server's send usually completes without waiting); if the send does wait (a slow
+client), the writer finishes it before anything queued after it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +115,31 @@ class _Close:
     reason: str
 
 
+class _ResumedSend:
+    """The rest of an ASGI send whose first step ran in the caller and had to wait: awaiting
+    this drives it on from where it stopped (what `yield from` would do)."""
+
+    def __init__(self, steps: Generator[Any, Any, None], waiting_on: Any) -> None:
+        self._steps = steps
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        steps, value = self._steps, self._waiting_on
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation is passed in, as `yield from` does
+                try:
+                    value = steps.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = steps.send(sent)
+                except StopIteration:
+                    return
+
+
 def _utf8_length_exceeds(text: str, limit: int) -> bool:
     if len(text) > limit:  # every character is at least one byte
         return True
@@ -150,6 +178,7 @@ class SocketIOConnection:
         self._outbox: deque[str | _Close] = deque()
         self._writer_wakeup: asyncio.Future[None] | None = None  # set while the writer sleeps
         self._held_announcements: list[tuple[str, int]] | None = None  # while a room join runs
+        self._suspended_send: _ResumedSend | None = None  # a direct send the writer must finish
         self._closing = False
         self._pong = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
@@ -193,11 +222,30 @@ class SocketIOConnection:
     def send_frame(self, frame: str) -> None:
         if self._closing:
             return
+        wakeup = self._writer_wakeup
+        if wakeup is not None and not wakeup.done() and self._suspended_send is None:
+            self._send_now(frame, wakeup)  # the writer sleeps and nothing is queued
+            return
         if len(self._outbox) >= MAX_QUEUED_FRAMES:
             logger.warning("socket %s is %d frames behind: closing it", self._channel_name, MAX_QUEUED_FRAMES)
             self.close(TRY_AGAIN_LATER, "client too slow")
             return
         self._queue(frame)
+
+    def _send_now(self, frame: str, writer_wakeup: asyncio.Future[None]) -> None:
+        """Run the server's send of `frame` here, up to its first wait (usually to the end), so a
+        broadcast reaches each local socket without a task switch per socket."""
+        steps = self._send({"type": "websocket.send", "text": frame}).__await__()
+        try:
+            waiting_on = steps.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
+            logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+            self._closing = True
+            return
+        self._suspended_send = _ResumedSend(steps, waiting_on)
+        writer_wakeup.set_result(None)
 
     def _queue(self, item: str | _Close) -> None:
         self._outbox.append(item)
@@ -274,6 +322,17 @@ class SocketIOConnection:
         outbox = self._outbox
         loop = asyncio.get_running_loop()
         while True:
+            suspended = self._suspended_send
+            if suspended is not None:
+                try:
+                    await suspended
+                except Exception as exc:  # the peer is gone, as below
+                    logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+                    self._closing = True
+                    return
+                finally:
+                    self._suspended_send = None
+                continue
             if not outbox:
                 self._writer_wakeup = loop.create_future()
                 try:

@@ -80,3 +80,37 @@ async def test_a_joining_socket_holds_announcements_until_its_number_is_known() 
     connection.send_announcement("member 3", 3)
     connection.send_announcement("member 9", 9)
     assert sent == ["member 7", "member 9"]
+
+
+async def test_a_send_that_must_wait_is_finished_by_the_writer_before_later_frames() -> None:
+    import asyncio
+    import contextlib
+    from collections.abc import Mapping
+    from typing import Any
+
+    from apps.realtime.connection import SocketIOConnection
+
+    gate = asyncio.Event()
+    written: list[str] = []
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message["text"] == "slow":
+            await gate.wait()  # the client is not reading: the server's send waits
+        written.append(message["text"])
+
+    connection = SocketIOConnection({}, send=send, services=None,  # type: ignore[arg-type]
+                                    channel_layer=None, ping_interval=25, ping_timeout=20)
+    writer = asyncio.create_task(connection._write_loop())
+    await asyncio.sleep(0)  # the writer sleeps on an empty outbox
+    connection.send_frame("fast")
+    assert written == ["fast"]  # written by the caller, no task switch
+    connection.send_frame("slow")
+    connection.send_frame("after")
+    await asyncio.sleep(0.01)
+    assert written == ["fast"]
+    gate.set()
+    await asyncio.sleep(0.01)
+    assert written == ["fast", "slow", "after"]
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
