@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flylive.config import default_settings_module
+from flylive.config import default_settings_module, get_config
+from flylive.redis_sentinel import require_sentinels
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())  # from NODE_ENV
 
 from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()  # sets Django up before anything imports models
+
+require_sentinels(get_config())  # a Sentinel that does not answer stops the web process's start-up
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

@@ -52,6 +52,10 @@ class AppConfig(BaseSettings):
     REDIS_PASSWORD: str | None = None
     REDIS_DB: int = Field(3, ge=0)
     REDIS_TLS: bool = False
+    # The Node server's plan for staging: find the primary through these Sentinels (comma list of
+    # host:port) under this master name, for every Redis client; REDIS_HOST/REDIS_PORT are then unused.
+    REDIS_SENTINEL_NODES: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
+    REDIS_SENTINEL_MASTER: str | None = None
 
     JWT_SECRET: str = Field(min_length=32)
     JWT_MAX_AGE_SECONDS: int = Field(86400, gt=0)
@@ -143,6 +147,22 @@ class AppConfig(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return tuple(value)  # type: ignore[arg-type]
 
+    @field_validator("REDIS_SENTINEL_NODES", mode="before")
+    @classmethod
+    def _parse_sentinel_nodes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        nodes = []
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            host, sep, port = entry.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"must be a comma list of host:port, not {entry!r}")
+            nodes.append((host, int(port)))
+        return tuple(nodes)
+
     @field_validator("LARAVEL_API_URL")
     @classmethod
     def _parse_url(cls, value: str) -> str:
@@ -151,7 +171,8 @@ class AppConfig(BaseSettings):
         return value
 
     @field_validator("SSL_KEY_PATH", "SSL_CERT_PATH", "MEDIASOUP_ANNOUNCED_IP", "MEDIASOUP_WORKER_BIN",
-                     "REDIS_USERNAME", "REDIS_PASSWORD", "DJANGO_SECRET_KEY", mode="before")
+                     "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_MASTER", "DJANGO_SECRET_KEY",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -161,6 +182,16 @@ class AppConfig(BaseSettings):
         # Fewer than two missed heartbeats would let one slow Redis round trip kill a live process.
         if self.WEB_INSTANCE_DEAD_AFTER_MS < 2 * self.WEB_INSTANCE_HEARTBEAT_MS:
             raise ValueError("WEB_INSTANCE_DEAD_AFTER_MS must be at least twice WEB_INSTANCE_HEARTBEAT_MS")
+        return self
+
+    @model_validator(mode="after")
+    def _sentinel_complete(self) -> AppConfig:
+        if self.REDIS_SENTINEL_NODES and not self.REDIS_SENTINEL_MASTER:
+            raise ValueError("REDIS_SENTINEL_MASTER: is required with REDIS_SENTINEL_NODES")
+        if self.REDIS_SENTINEL_MASTER and not self.REDIS_SENTINEL_NODES:
+            raise ValueError("REDIS_SENTINEL_NODES: is required with REDIS_SENTINEL_MASTER")
+        if self.REDIS_SENTINEL_NODES and self.REDIS_TLS:
+            raise ValueError("REDIS_TLS: is not supported with REDIS_SENTINEL_NODES")
         return self
 
     @model_validator(mode="after")
@@ -194,6 +225,11 @@ class AppConfig(BaseSettings):
         if self.REDIS_PASSWORD:
             auth = f"{self.REDIS_USERNAME or ''}:{self.REDIS_PASSWORD}@"
         return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+    @property
+    def redis_sentinel(self) -> bool:
+        """Whether Redis is found through Sentinel (REDIS_SENTINEL_NODES) rather than REDIS_HOST."""
+        return bool(self.REDIS_SENTINEL_NODES)
 
     @property
     def tls_enabled(self) -> bool:

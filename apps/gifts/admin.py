@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from redis import Redis
 
 from apps.gifts.dead_letters import replay_dead_letters
 from apps.gifts.models import GiftDeadLetter
+from apps.realtime.redis_client import create_sync_redis
 from flylive.config import get_config
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class GiftDeadLetterAdmin(_ModelAdmin):
 
     @admin.action(description="Queue the selected gifts for Laravel again")
     def replay(self, request: HttpRequest, queryset: QuerySet[GiftDeadLetter]) -> None:
-        redis = Redis.from_url(get_config().redis_url, socket_connect_timeout=10, socket_timeout=5)
+        redis = create_sync_redis(get_config())
         try:
             count = replay_dead_letters(redis, ids=list(queryset.values_list("pk", flat=True)))
         finally:

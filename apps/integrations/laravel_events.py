@@ -41,6 +41,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from apps.realtime.codec import event_frame
+from apps.realtime.redis_client import create_subscriber_redis
 from flylive.config import AppConfig
 from flylive.js_number import js_number
 from flylive.metrics import LARAVEL_EVENTS_DROPPED, LARAVEL_EVENTS_RECEIVED
@@ -181,8 +182,7 @@ class LaravelEventsSubscriber:
     @classmethod
     def from_config(cls, config: AppConfig, delivery: LocalDelivery | None = None) -> LaravelEventsSubscriber:
         def redis_factory() -> Redis:
-            # Its own connection: a subscribed connection can do nothing else.
-            return Redis.from_url(config.redis_url, socket_connect_timeout=10, health_check_interval=30)
+            return create_subscriber_redis(config)  # a subscribed connection can do nothing else
 
         return cls(config.MSAB_EVENTS_CHANNEL, redis_factory, delivery or LocalDelivery.for_this_process(),
                    queue_size=config.MSAB_EVENTS_QUEUE_SIZE)

@@ -37,6 +37,7 @@ from channels_redis.utils import _consistent_hash, _wrap_close, create_pool, dec
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from apps.realtime.redis_client import primary_kwargs, sentinel_kwargs
 from flylive.config import get_config
 from flylive.metrics import CHANNEL_LAYER_ERRORS
 
@@ -99,8 +100,12 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
 
 
 def configured_host() -> dict[str, Any]:
-    """channels_redis's host entry for the configured Redis (address, then credentials apart)."""
+    """channels_redis's host entry for the configured Redis (address, then credentials apart;
+    with REDIS_SENTINEL_NODES the Sentinels and master name, which its create_pool follows)."""
     config = get_config()
+    if config.redis_sentinel:
+        return {"sentinels": list(config.REDIS_SENTINEL_NODES), "master_name": config.REDIS_SENTINEL_MASTER,
+                "sentinel_kwargs": sentinel_kwargs(), **primary_kwargs(config)}
     scheme = "rediss" if config.REDIS_TLS else "redis"
     host: dict[str, Any] = {"address": f"{scheme}://{config.REDIS_HOST}:{config.REDIS_PORT}/{config.REDIS_DB}"}
     if config.REDIS_PASSWORD:

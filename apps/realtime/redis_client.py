@@ -1,14 +1,25 @@
-"""The project's Redis client, built from the configuration with the contract's settings.
+"""The project's Redis clients, built from the configuration with the contract's settings.
 
 Redis clients are bound to the event loop they were made on: web processes hold one
 per loop (`apps.realtime.loop_services`), other processes build their own.
+
+With REDIS_SENTINEL_NODES every client here finds the primary through the Sentinels each time
+it opens a connection (redis-py's Sentinel pools), so a failover is followed: calls on the lost
+primary fail as in any Redis outage, and the next connections go to the promoted replica. The
+channel layer (`apps.realtime.channel_layer.configured_host`) and Celery's broker
+(flylive/celery.py) build theirs from the same variables.
 """
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.sentinel import Sentinel as SyncSentinel
 
 from flylive.config import AppConfig
 
@@ -17,18 +28,75 @@ from flylive.config import AppConfig
 # refuse sockets (the revocation check fails closed).
 REDIS_POOL_SIZE = 64
 REDIS_POOL_WAIT_SECONDS = 5
+# Asking a Sentinel where the primary is: one that does not answer soon is skipped for the next.
+SENTINEL_TIMEOUT_SECONDS = 2.0
+
+
+class _SentinelPool(SentinelConnectionPool):
+    """A Sentinel-backed pool that owns its Sentinel clients and closes them with itself."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.sentinel_manager.aclose()
+
+
+class _BlockingSentinelPool(_SentinelPool, BlockingConnectionPool):
+    """`_SentinelPool` that waits for a free connection, as `create_redis`'s pool does."""
+
+
+_Pool = TypeVar("_Pool", bound=_SentinelPool)
+
+
+def sentinel_kwargs() -> dict[str, Any]:
+    """Connection options of the clients that ask the Sentinels (not of the primary's)."""
+    return {"socket_connect_timeout": SENTINEL_TIMEOUT_SECONDS, "socket_timeout": SENTINEL_TIMEOUT_SECONDS}
+
+
+def primary_kwargs(config: AppConfig) -> dict[str, Any]:
+    """What a connection to the primary found through Sentinel needs besides its address."""
+    return {"db": config.REDIS_DB, "username": config.REDIS_USERNAME, "password": config.REDIS_PASSWORD}
+
+
+def _sentinel_pool(pool_class: type[_Pool], config: AppConfig, **options: Any) -> _Pool:
+    sentinel = Sentinel(list(config.REDIS_SENTINEL_NODES), sentinel_kwargs=sentinel_kwargs())  # type: ignore[no-untyped-call]
+    return pool_class(config.REDIS_SENTINEL_MASTER, sentinel, **primary_kwargs(config), **options)
 
 
 def create_redis(config: AppConfig) -> Redis:
     """The contract's client settings: connect timeout 10 s, command timeout 5 s, 3 retries."""
-    pool = BlockingConnectionPool.from_url(
-        config.redis_url,
-        max_connections=REDIS_POOL_SIZE,
-        timeout=REDIS_POOL_WAIT_SECONDS,
-        decode_responses=True,
-        socket_connect_timeout=10,
-        socket_timeout=5,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), 3),
-        health_check_interval=30,
-    )
+    options: dict[str, Any] = {
+        "max_connections": REDIS_POOL_SIZE,
+        "timeout": REDIS_POOL_WAIT_SECONDS,
+        "decode_responses": True,
+        "socket_connect_timeout": 10,
+        "socket_timeout": 5,
+        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), 3),
+        "health_check_interval": 30,
+    }
+    pool: BlockingConnectionPool
+    if config.redis_sentinel:
+        pool = _sentinel_pool(_BlockingSentinelPool, config, **options)
+    else:
+        pool = BlockingConnectionPool.from_url(config.redis_url, **options)
     return Redis(connection_pool=pool)
+
+
+def create_subscriber_redis(config: AppConfig) -> Redis:
+    """A client of its own for a subscription (a subscribed connection can do nothing else);
+    closing it closes its pool. Replies are bytes."""
+    options: dict[str, Any] = {"socket_connect_timeout": 10, "health_check_interval": 30}
+    if config.redis_sentinel:
+        return Redis.from_pool(_sentinel_pool(_SentinelPool, config, **options))
+    return Redis.from_url(config.redis_url, **options)
+
+
+def create_sync_redis(config: AppConfig) -> redis.Redis:
+    """A blocking client for sync code (admin actions, management commands); `close()` it."""
+    options: dict[str, Any] = {"socket_connect_timeout": 10, "socket_timeout": 5}
+    if config.redis_sentinel:
+        sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
+            list(config.REDIS_SENTINEL_NODES), sentinel_kwargs=sentinel_kwargs())
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            config.REDIS_SENTINEL_MASTER, **primary_kwargs(config), **options)
+        return client
+    return redis.Redis.from_url(config.redis_url, **options)

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from asgiref.sync import async_to_sync
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from redis import Redis
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 
 from apps.gifts.dead_letters import replay_dead_letters
 from apps.gifts.models import GiftDeadLetter
+from apps.realtime.redis_client import create_sync_redis
 from apps.rooms.schemas import MAX_SEAT_COUNT
 from apps.staff.actions import StaffAction, log_action, perform
 from apps.staff.live_rooms import LIST_LIMIT, live_room, live_rooms
@@ -241,7 +241,7 @@ class DeadLetterReplayView(APIView):
         body = ReplayInput(data=request.data)
         body.is_valid(raise_exception=True)
         ids = body.validated_data.get("ids")
-        redis = Redis.from_url(get_config().redis_url, socket_connect_timeout=10, socket_timeout=5)
+        redis = create_sync_redis(get_config())
         try:
             queued = replay_dead_letters(redis, ids=ids)  # the same service as replay_gifts and the admin
         finally:

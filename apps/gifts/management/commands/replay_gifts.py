@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from redis import Redis
 
 from apps.gifts.dead_letters import replay_dead_letters
+from apps.realtime.redis_client import create_sync_redis
 from flylive.config import get_config
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
                             help="a dead letter's id (repeatable); default: every dead letter")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        redis = Redis.from_url(get_config().redis_url, socket_connect_timeout=10, socket_timeout=5)
+        redis = create_sync_redis(get_config())
         try:
             count = replay_dead_letters(redis, ids=options["ids"])
         finally:
