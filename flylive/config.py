@@ -7,6 +7,7 @@ swap servers without new configuration. Nothing else in the project reads
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -77,6 +78,15 @@ class AppConfig(BaseSettings):
     MAX_ROOMS_PER_WORKER: int = Field(100, gt=0)
     MAX_LISTENERS_PER_DISTRIBUTION_ROUTER: int = Field(700, gt=0)
     MAX_ACTIVE_SPEAKERS_FORWARDED: int = Field(3, gt=0)
+    # Not in the Node contract: a room across media nodes (apps/media/room_span.py). A room's home
+    # node keeps up to MAX_LISTENERS_PER_NODE of its listener transports (0: no cap, all stay
+    # home); beyond, listeners go to other nodes, each fed from the source router through a pipe
+    # transport listening on MEDIA_NODE_PIPE_LISTEN_IP (default MEDIASOUP_LISTEN_IP) and reached by
+    # the other nodes at MEDIA_NODE_PIPE_ANNOUNCED_IP (announced in the heartbeat; unset: the node
+    # neither spreads its rooms nor serves other nodes' listeners).
+    MAX_LISTENERS_PER_NODE: int = Field(0, ge=0)
+    MEDIA_NODE_PIPE_LISTEN_IP: str | None = None
+    MEDIA_NODE_PIPE_ANNOUNCED_IP: str | None = None
     RATE_LIMIT_MESSAGES_PER_MINUTE: int = Field(60, gt=0)
     # Not in the Node contract: room:join per user per 60 s (room-creation floods; `Too many requests`).
     ROOM_JOIN_RATE_LIMIT_PER_MINUTE: int = Field(30, gt=0)
@@ -176,6 +186,25 @@ class AppConfig(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("MEDIA_NODE_PIPE_LISTEN_IP", "MEDIA_NODE_PIPE_ANNOUNCED_IP", mode="before")
+    @classmethod
+    def _ip_address(cls, value: object) -> object:
+        if value == "" or value is None:
+            return None
+        try:
+            ipaddress.ip_address(str(value))
+        except ValueError:
+            raise ValueError("must be an IP address") from None
+        return value
+
+    @model_validator(mode="after")
+    def _spread_rooms_need_a_pipe_address(self) -> AppConfig:
+        # A node that spreads its rooms must tell the other nodes where its pipe transports are.
+        if self.MAX_LISTENERS_PER_NODE > 0 and self.MEDIA_NODE_PIPE_ANNOUNCED_IP is None:
+            raise ValueError("MEDIA_NODE_PIPE_ANNOUNCED_IP: is required when MAX_LISTENERS_PER_NODE is set "
+                             "(the address the other media nodes reach this one's pipe transports at)")
+        return self
 
     @model_validator(mode="after")
     def _dead_after_spans_heartbeats(self) -> AppConfig:

@@ -14,6 +14,13 @@ Each node has its own channel because the channel layer is pub/sub: every
 subscriber of a name gets every message. A client built without a registry (a
 single-node test double) sends to the shared name "media.rpc".
 
+A room across nodes (span_links.py): a listener's transport may live on another node than the
+room's. Its `transport.create` answer names that node (`nodeId`, never shown to the client); the
+requests about that transport and its consumers (`transport.connect`, `consumer.create`,
+`consumer.resume`) then go straight there. The client remembers these routes per socket (a socket's
+events all reach the process and loop that serve it) until the socket's release in the room, which
+goes to the room's node: that node releases the socket on the others too.
+
 Each event loop has one reply channel, read by one background task that hands
 each reply to the request waiting for it. No answer within the timeout raises
 MediaUnavailableError (the handler then answers `Internal server error`).
@@ -102,6 +109,9 @@ class MediaRpcClient:
         self._start_lock = asyncio.Lock()
         # sid -> futures of that socket's requests still waiting for their answer.
         self._socket_calls: dict[str, set[asyncio.Future[None]]] = {}
+        # (room id, sid) -> {transport or consumer id -> node id}: the socket's media on a node other
+        # than the room's (a room across nodes).
+        self._routes: dict[tuple[str, str], dict[str, str]] = {}
 
     async def request(self, method: RpcMethod[RequestT, ResponseT], params: RequestT, *,
                       channel: str = MEDIA_RPC_CHANNEL, wait_seconds: float | None = None) -> ResponseT:
@@ -183,6 +193,28 @@ class MediaRpcClient:
                 raise ClientError(method.missing)
             return await self.request(method, params, channel=channel)
 
+    def route(self, room_id: str, sid: str, object_id: str, node_id: str) -> None:
+        """Requests of the socket about `object_id` (a transport or consumer) go to `node_id`."""
+        self._routes.setdefault((room_id, sid), {})[object_id] = node_id
+
+    def routed_node(self, room_id: str, sid: str, object_id: str) -> str | None:
+        return self._routes.get((room_id, sid), {}).get(object_id)
+
+    async def request_routed(
+        self, method: RpcMethod[rpc.SocketRequestT, ResponseT], params: rpc.SocketRequestT, object_id: str
+    ) -> tuple[ResponseT | None, str | None]:
+        """`method` on the node holding the socket's `object_id` when that is not the room's node (with
+        that node's id), else on the room's node. A routed node no longer live: ClientError(missing)."""
+        node_id = self.routed_node(params.roomId, params.sid, object_id)
+        if node_id is None or self.registry is None:
+            return await self.request_room(method, params), None
+        with self._socket_call(params.sid):
+            nodes = await self.registry.live_nodes(int(time.time() * 1000))
+            info = nodes.get(node_id)
+            if info is None:
+                raise ClientError(method.missing or "Room not found")
+            return await self.request(method, params, channel=info.channel or node_channel(node_id)), node_id
+
     @contextlib.contextmanager
     def _socket_call(self, sid: str | None) -> Iterator[None]:
         if sid is None:
@@ -205,6 +237,7 @@ class MediaRpcClient:
         in_flight = list(self._socket_calls.get(sid, ()))
         if in_flight:
             await asyncio.wait(in_flight, timeout=self.timeout)
+        self._routes.pop((room_id, sid), None)
         await self.request_room(rpc.SOCKET_RELEASE, rpc.SocketRequest(roomId=room_id, sid=sid, epoch=epoch))
 
     async def aclose(self) -> None:
@@ -303,18 +336,23 @@ async def release_socket_media(room_id: str, sid: str, epoch: int = 0) -> None:
 async def create_transport(room_id: str, sid: str, user_id: int | float,
                            direction: Literal["producer", "consumer"], *,
                            epoch: int = 0) -> dict[str, Any]:
-    """transport:create: `{id, iceParameters, iceCandidates, dtlsParameters}` (places the room if new)."""
-    created = await media_rpc_client().request_room(rpc.TRANSPORT_CREATE, rpc.TransportCreateRequest(
+    """transport:create: `{id, iceParameters, iceCandidates, dtlsParameters}` (places the room if new).
+    A listener's transport made on another node than the room's is remembered with its node."""
+    client = media_rpc_client()
+    created = await client.request_room(rpc.TRANSPORT_CREATE, rpc.TransportCreateRequest(
         roomId=room_id, sid=sid, epoch=epoch, userId=user_id, type=direction))
     assert created is not None  # `missing` is set: no node raised ClientError
+    if created.nodeId is not None:
+        client.route(room_id, sid, created.id, created.nodeId)
     MEDIASOUP_TRANSPORTS_CREATED.labels(direction=direction).inc()
-    return created.model_dump(mode="json")
+    return created.model_dump(mode="json", exclude={"nodeId"})
 
 
 async def connect_transport(room_id: str, sid: str, transport_id: str, dtls_parameters: dict[str, Any], *,
                             epoch: int = 0) -> None:
-    await media_rpc_client().request_room(rpc.TRANSPORT_CONNECT, rpc.TransportConnectRequest(
-        roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, dtlsParameters=dtls_parameters))
+    await media_rpc_client().request_routed(rpc.TRANSPORT_CONNECT, rpc.TransportConnectRequest(
+        roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, dtlsParameters=dtls_parameters),
+        transport_id)
 
 
 async def produce(room_id: str, sid: str, user_id: int | float, transport_id: str,
@@ -331,18 +369,21 @@ async def produce(room_id: str, sid: str, user_id: int | float, transport_id: st
 async def consume(room_id: str, sid: str, transport_id: str, producer_id: str,
                   rtp_capabilities: dict[str, Any], *, epoch: int = 0) -> dict[str, Any]:
     """audio:consume: `{id, producerId, kind, rtpParameters}` of a paused consumer."""
-    created = await media_rpc_client().request_room(rpc.CONSUMER_CREATE, rpc.ConsumerCreateRequest(
+    client = media_rpc_client()
+    created, node_id = await client.request_routed(rpc.CONSUMER_CREATE, rpc.ConsumerCreateRequest(
         roomId=room_id, sid=sid, epoch=epoch, transportId=transport_id, producerId=producer_id,
-        rtpCapabilities=rtp_capabilities))
+        rtpCapabilities=rtp_capabilities), transport_id)
     assert created is not None
+    if node_id is not None:
+        client.route(room_id, sid, created.id, node_id)
     MEDIASOUP_CONSUMERS_CREATED.inc()
     return created.model_dump(mode="json")
 
 
 async def resume_consumer(room_id: str, sid: str, consumer_id: str, *, epoch: int = 0) -> bool:
     """consumer:resume: True when deferred until its speaker is among the forwarded ones."""
-    resumed = await media_rpc_client().request_room(rpc.CONSUMER_RESUME, rpc.ConsumerResumeRequest(
-        roomId=room_id, sid=sid, epoch=epoch, consumerId=consumer_id))
+    resumed, _ = await media_rpc_client().request_routed(rpc.CONSUMER_RESUME, rpc.ConsumerResumeRequest(
+        roomId=room_id, sid=sid, epoch=epoch, consumerId=consumer_id), consumer_id)
     return resumed is not None and resumed.deferred
 
 

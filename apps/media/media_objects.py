@@ -71,6 +71,13 @@ class WebRtcTransportLike(TransportLike, Protocol):
     async def set_max_incoming_bitrate(self, bitrate: int) -> None: ...
 
 
+class PipeTransportLike(TransportLike, Protocol):
+    """A pipe transport (RTP between routers; here, between media nodes)."""
+
+    @property
+    def tuple(self) -> Any: ...  # {localAddress, localPort, protocol, remoteIp?, remotePort?}
+
+
 class PipeResultLike(Protocol):
     @property
     def pipe_producer(self) -> ProducerLike | None: ...
@@ -95,6 +102,8 @@ class RouterLike(Protocol):
     async def create_webrtc_transport(self, **options: Any) -> WebRtcTransportLike: ...
 
     async def create_plain_transport(self, **options: Any) -> TransportLike: ...
+
+    async def create_pipe_transport(self, **options: Any) -> PipeTransportLike: ...
 
     async def pipe_to_router(
         self, *, producer_id: str, router: Any, keep_id: bool = ...

@@ -29,6 +29,14 @@ class MediaSettings:
     max_concurrent_requests: int = 64
     # `runmedia --bench`: serve bench-only RPCs (plain-RTP listeners); never in production.
     bench_rpc: bool = False
+    # A room across media nodes (room_span.py): listener transports of one room its home node keeps
+    # (0: no cap); the pipe transports' listen and announced addresses (announced None: no spans).
+    max_listeners_per_node: int = 0
+    pipe_listen_ip: str | None = None
+    pipe_announced_ip: str | None = None
+    # A request from a room's home node to another node: shorter than the web side's wait, so a
+    # dead node is given up and the listener placed elsewhere within the client's request.
+    span_rpc_timeout: float = 2.0
 
     @classmethod
     def from_config(cls, config: AppConfig) -> MediaSettings:
@@ -42,7 +50,15 @@ class MediaSettings:
             max_rooms_per_worker=config.MAX_ROOMS_PER_WORKER,
             max_listeners_per_distribution_router=config.MAX_LISTENERS_PER_DISTRIBUTION_ROUTER,
             max_active_speakers_forwarded=config.MAX_ACTIVE_SPEAKERS_FORWARDED,
+            max_listeners_per_node=config.MAX_LISTENERS_PER_NODE,
+            pipe_listen_ip=config.MEDIA_NODE_PIPE_LISTEN_IP or config.MEDIASOUP_LISTEN_IP,
+            pipe_announced_ip=config.MEDIA_NODE_PIPE_ANNOUNCED_IP,
         )
 
     def with_changes(self, **changes: object) -> MediaSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def spans_enabled(self) -> bool:
+        """This node takes part in rooms across nodes (it has a pipe address others reach)."""
+        return self.pipe_announced_ip is not None

@@ -13,6 +13,10 @@
 - Listener counts follow transports closing (DTLS closed, socket release, router close).
 - A socket's release covers what it made up to its epoch (released_sockets.py): a create still
   running when the release came closes what it made instead of keeping it.
+- A room across nodes (span_links.py, room_span.py): past MAX_LISTENERS_PER_NODE listener
+  transports here, a listener's transport is made on another node fed through pipe transports;
+  this cluster (the room's home) keeps those nodes in step (producers, pauses, the forwarding
+  decision, releases) and, when one is lost, tells its listeners `room:closed` (worker_died).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from apps.media import rpc_contract as rpc
+from apps.media.gateway import MediaUnavailableError
 from apps.media.media_objects import (
     ConsumerLike,
     ProducerLike,
@@ -36,10 +42,12 @@ from apps.media.media_objects import (
 from apps.media.media_settings import MediaSettings
 from apps.media.mediasoup.errors import InvalidStateError, MediasoupError, UnsupportedError
 from apps.media.released_sockets import ReleasedSockets
+from apps.media.rpc_contract import RequestT, RpcMethod
 from apps.media.schemas import NewProducerEvent, ProducerClosedEvent, SpeakerActiveEvent, wire
+from apps.media.span_links import LISTENERS_LOST_REASON, RemoteTransport, SpanLink, SpanPeers
 from apps.media.speaker_forwarding import ActiveSpeakerForwarding, ForwardingChange
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
-from apps.realtime.emit import Room, Target
+from apps.realtime.emit import Room, Socket, Target
 from apps.realtime.event_registry import ClientError
 
 logger = logging.getLogger(__name__)
@@ -142,8 +150,9 @@ class RoomMediaCluster:
         hooks: RoomHooks,
         source_worker: PooledWorker,
         source_router: RouterLike,
-        observer: SpeakerObserverLike,
+        observer: SpeakerObserverLike | None,
         released: ReleasedSockets | None = None,
+        peers: SpanPeers | None = None,
     ) -> None:
         self.room_id = room_id
         self.released = released if released is not None else ReleasedSockets()
@@ -162,12 +171,21 @@ class RoomMediaCluster:
         self._reserved: dict[str, int] = {}  # sid -> transports being created
         self._topology = asyncio.Lock()  # slots and piping change together
         self._tasks: set[asyncio.Task[Any]] = set()
-        observer.on("dominantspeaker", self._on_dominant_speaker_event)
+        # The room across nodes (None: every listener stays here).
+        self.peers = peers
+        self.spans: dict[str, SpanLink] = {}  # node id -> the span serving listeners there
+        self.remote_transports: dict[str, RemoteTransport] = {}
+        self._remote_creating: dict[str, set[str]] = {}  # sid -> nodes making a transport of it now
+        self._local_reserved = 0  # listener transports being made here now
+        self._forwarding_sent: list[str] | None = None  # the decision the spans were last told
+        self._forwarding_seq = 0
+        if observer is not None:
+            observer.on("dominantspeaker", self._on_dominant_speaker_event)
 
     @classmethod
     async def create(
         cls, room_id: str, pool: WorkerPool, settings: MediaSettings, hooks: RoomHooks,
-        released: ReleasedSockets | None = None,
+        released: ReleasedSockets | None = None, peers: SpanPeers | None = None,
     ) -> RoomMediaCluster:
         """The room's source router on the least loaded worker; NoWorkerAvailableError when all are full."""
         worker = pool.least_loaded()
@@ -177,7 +195,7 @@ class RoomMediaCluster:
         except BaseException:
             await router.close()
             raise
-        return cls(room_id, pool, settings, hooks, worker, router, observer, released)
+        return cls(room_id, pool, settings, hooks, worker, router, observer, released, peers)
 
     @property
     def rtp_capabilities(self) -> dict[str, Any]:
@@ -190,9 +208,13 @@ class RoomMediaCluster:
     def listener_count(self) -> int:
         return sum(slot.listeners for slot in self.slots)
 
+    @property
+    def remote_listener_count(self) -> int:
+        return len(self.remote_transports)
+
     def in_use(self) -> bool:
-        """Some socket has a transport here, or is making one."""
-        return bool(self.transports) or bool(self._reserved)
+        """Some socket has a transport here (or on another node for this room), or is making one."""
+        return bool(self.transports) or bool(self._reserved) or bool(self.remote_transports)
 
     def routers(self) -> list[RouterLike]:
         return [self.source_router] + [s.router for s in self.slots if not s.is_source]
@@ -218,22 +240,52 @@ class RoomMediaCluster:
                 }
                 for s in self.slots
             ],
+            "spans": [
+                {
+                    "nodeId": link.node_id,
+                    "listeners": link.listeners,
+                    "routerId": link.router_id,
+                    "workerPid": link.worker_pid,
+                    "producers": len(link.consumers),
+                    "pipeLocal": link.local(),
+                    "pipeRemote": link.remote,
+                }
+                for link in self.spans.values()
+            ],
         }
 
     # -- transports -----------------------------------------------------------------------
 
-    async def create_transport(self, sid: str, direction: str, epoch: int = 0) -> dict[str, Any]:
+    async def create_transport(
+        self, sid: str, direction: str, epoch: int = 0, user_id: int | float = 0
+    ) -> dict[str, Any]:
         """A WebRTC transport for the socket. ClusterClosedError: the room was released meanwhile
-        (nothing was kept; the caller may try again on a fresh cluster)."""
+        (nothing was kept; the caller may try again on a fresh cluster). A listener's transport
+        beyond MAX_LISTENERS_PER_NODE here is made on another node: its answer has `nodeId`."""
         if self.closed:
             raise ClusterClosedError(self.room_id)
         self._check_not_released(sid, epoch)
-        open_count = sum(1 for t in self.transports.values() if t.sid == sid) + self._reserved.get(sid, 0)
+        open_count = (sum(1 for t in self.transports.values() if t.sid == sid) + self._reserved.get(sid, 0)
+                      + sum(1 for t in self.remote_transports.values() if t.sid == sid))
         if open_count >= TRANSPORTS_PER_SOCKET:
             raise ClientError("Transport limit reached")
         self._reserved[sid] = self._reserved.get(sid, 0) + 1
         try:
-            slot = await self._slot_for_listener() if direction == "consumer" else None
+            if direction == "consumer" and not self._keeps_listener_here():
+                remote = await self._create_remote_listener(sid, epoch, user_id)
+                if remote is not None:
+                    return remote
+            return await self._create_local_transport(sid, direction, epoch)
+        finally:
+            self._reserved[sid] -= 1
+            if not self._reserved[sid]:
+                del self._reserved[sid]
+
+    async def _create_local_transport(self, sid: str, direction: str, epoch: int) -> dict[str, Any]:
+        listener = direction == "consumer"
+        self._local_reserved += listener
+        try:
+            slot = await self._slot_for_listener() if listener else None
             router = slot.router if slot else self.source_router
             worker = slot.worker if slot else self.source_worker
             transport = await self._new_webrtc_transport(router, worker, direction)
@@ -242,9 +294,7 @@ class RoomMediaCluster:
                 raise ClusterClosedError(self.room_id) from None
             raise
         finally:
-            self._reserved[sid] -= 1
-            if not self._reserved[sid]:
-                del self._reserved[sid]
+            self._local_reserved -= listener
         if self.closed:
             with contextlib.suppress(MediasoupError):
                 await transport.close()
@@ -353,12 +403,14 @@ class RoomMediaCluster:
         self.producers[producer.id] = ProducerEntry(producer, sid, user_id, transport_id)
         producer.observer.on("close", lambda *_: self._spawn(self._producer_gone(producer.id)))
         try:
-            await self.observer.add_producer(producer_id=producer.id)
+            if self.observer is not None:
+                await self.observer.add_producer(producer_id=producer.id)
         except MediasoupError:
             logger.exception("room %s: producer %s not observed", self.room_id, producer.id)
         async with self._topology:
             await asyncio.gather(
-                *(self._pipe(producer.id, slot) for slot in self.slots if not slot.is_source)
+                *(self._pipe(producer.id, slot) for slot in self.slots if not slot.is_source),
+                *(self._add_to_span(link, producer.id) for link in list(self.spans.values())),
             )
         await self.hooks.producer_added(self.room_id, producer.id, user_id)
         await self.hooks.emit(
@@ -420,6 +472,14 @@ class RoomMediaCluster:
             if piped is not None:
                 with contextlib.suppress(MediasoupError):
                     await piped.close()
+        for link in list(self.spans.values()):
+            pipe_consumer = link.consumers.pop(producer_id, None)
+            if pipe_consumer is not None:
+                with contextlib.suppress(MediasoupError):
+                    await pipe_consumer.close()
+                self._spawn(self._notify_span(link.node_id, rpc.SPAN_PRODUCER_CLOSED,
+                                              rpc.SpanProducerClosedRequest(roomId=self.room_id,
+                                                                            producerId=producer_id)))
         for consumer_id in [c for c, e in self.consumers.items() if e.source_producer_id == producer_id]:
             consumer = self.consumers[consumer_id].consumer
             self._forget_consumer(consumer_id)
@@ -529,6 +589,7 @@ class RoomMediaCluster:
         await asyncio.gather(
             *(set_paused(c, True) for c in change.pause), *(set_paused(c, False) for c in change.resume)
         )
+        self._tell_spans_forwarding()
         if change.active is not None and not self.closed:
             dominant, active_users = change.active
             await self.hooks.emit(
@@ -540,6 +601,196 @@ class RoomMediaCluster:
                     )
                 ),
             )
+
+    # -- the room across nodes (home side) -------------------------------------------------
+
+    def _keeps_listener_here(self) -> bool:
+        cap = self.settings.max_listeners_per_node
+        return self.peers is None or cap <= 0 or self.listener_count + self._local_reserved < cap
+
+    async def _create_remote_listener(
+        self, sid: str, epoch: int, user_id: int | float
+    ) -> dict[str, Any] | None:
+        """The listener's transport on a node serving this room's listeners (opening a span there if
+        none has room); None when no other node can take it (it is then made here, over the cap)."""
+        assert self.peers is not None
+        request = rpc.TransportCreateRequest(roomId=self.room_id, sid=sid, epoch=epoch, userId=user_id,
+                                             type="consumer")
+        tried: set[str] = set()
+        while True:
+            link = await self._span_with_room(tried)
+            if link is None:
+                return None
+            tried.add(link.node_id)
+            link.reserved += 1
+            creating = self._remote_creating.setdefault(sid, set())
+            creating.add(link.node_id)
+            try:
+                created = await self.peers.call(link.node_id, rpc.SPAN_TRANSPORT_CREATE, request)
+            except MediaUnavailableError:
+                logger.warning("room %s: node %s did not answer; its listeners are lost", self.room_id,
+                               link.node_id)
+                await self.span_lost(link.node_id)
+                continue
+            finally:
+                link.reserved -= 1
+                creating.discard(link.node_id)
+                if not creating:
+                    self._remote_creating.pop(sid, None)
+            if self.closed:
+                raise ClusterClosedError(self.room_id)  # span.close takes it with the rest there
+            released = self.released.is_released(self.room_id, sid, epoch)
+            if released or self.spans.get(link.node_id) is not link:
+                raise ClientError("Room not found")  # the release (or the loss) reached that node too
+            self.remote_transports[created.id] = RemoteTransport(created.id, sid, epoch, link.node_id)
+            link.listeners += 1
+            return created.model_copy(update={"nodeId": link.node_id}).model_dump(mode="json")
+
+    async def _span_with_room(self, tried: set[str]) -> SpanLink | None:
+        assert self.peers is not None
+        cap = self.settings.max_listeners_per_node
+        async with self._topology:
+            for link in self.spans.values():
+                if link.node_id not in tried and link.listeners + link.reserved < cap:
+                    return link
+            for node_id in await self.peers.span_candidates(exclude=set(self.spans) | tried):
+                try:
+                    link = await self._open_span(node_id)
+                except Exception as exc:
+                    logger.warning("room %s: node %s cannot serve listeners: %r", self.room_id, node_id, exc)
+                    tried.add(node_id)
+                    continue
+                if self.closed:
+                    await self._notify_span(node_id, rpc.SPAN_CLOSE, rpc.RoomRequest(roomId=self.room_id))
+                    raise ClusterClosedError(self.room_id)
+                self.spans[node_id] = link
+                logger.info("room %s: listeners beyond %d go to node %s (pipe %s <-> %s)", self.room_id,
+                            cap, node_id, link.local(), link.remote)
+                return link
+            return None
+
+    async def _open_span(self, node_id: str) -> SpanLink:
+        """A pipe transport here, one router and pipe transport there, connected both ways, with every
+        producer piped (called with the topology lock held: no producer comes or goes meanwhile)."""
+        assert self.peers is not None
+        pipe = await self.source_router.create_pipe_transport(listen_info=self.peers.pipe_listen_info())
+        link = SpanLink(node_id, pipe)
+        try:
+            producers = [await self._pipe_to_span(link, producer_id) for producer_id in list(self.producers)]
+            here = pipe.tuple
+            opened = await self.peers.call(node_id, rpc.SPAN_OPEN, rpc.SpanOpenRequest(
+                roomId=self.room_id, homeNodeId=self.peers.node_id, ip=here["localAddress"],
+                port=here["localPort"], producers=[p for p in producers if p is not None],
+                forwarded=self.forwarding.decision(), forwardingSeq=self._forwarding_seq))
+            await pipe.connect(ip=opened.ip, port=opened.port)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pipe.close()
+            # It may have opened its side before we gave up.
+            self._spawn(self._notify_span(node_id, rpc.SPAN_CLOSE, rpc.RoomRequest(roomId=self.room_id)))
+            raise
+        link.router_id, link.worker_pid = opened.routerId, opened.workerPid
+        link.remote = f"{opened.ip}:{opened.port}"
+        return link
+
+    async def _pipe_to_span(self, link: SpanLink, producer_id: str) -> rpc.PipedProducer | None:
+        """The producer's pipe consumer on the link's transport; what the other node produces from it."""
+        entry = self.producers.get(producer_id)
+        if entry is None:
+            return None
+        consumer: Any = await link.pipe.consume(producer_id=producer_id)
+        link.consumers[producer_id] = consumer
+
+        def paused(value: bool) -> None:
+            if self.spans.get(link.node_id) is link and not self.closed:
+                request = rpc.SpanProducerPausedRequest(roomId=self.room_id, producerId=producer_id,
+                                                        paused=value)
+                self._spawn(self._notify_span(link.node_id, rpc.SPAN_PRODUCER_PAUSED, request))
+
+        # The pipe consumer pauses with its producer (a self mute): the copy there follows.
+        consumer.observer.on("pause", lambda *_: paused(True))
+        consumer.observer.on("resume", lambda *_: paused(False))
+        return rpc.PipedProducer(producerId=producer_id, kind=consumer.kind,
+                                 rtpParameters=consumer.rtp_parameters,
+                                 paused=bool(consumer.producer_paused), userId=entry.user_id)
+
+    async def _add_to_span(self, link: SpanLink, producer_id: str) -> None:
+        """A new producer, piped to a span before `audio:newProducer` (its listeners consume it at once)."""
+        assert self.peers is not None
+        try:
+            piped = await self._pipe_to_span(link, producer_id)
+            if piped is not None:
+                await self.peers.call(link.node_id, rpc.SPAN_PRODUCER_ADD,
+                                      rpc.SpanProducerRequest(roomId=self.room_id, producer=piped))
+        except Exception:
+            # Contract 4.5: the producer then can't be consumed there (`Cannot consume`).
+            logger.exception("room %s: piping %s to node %s failed", self.room_id, producer_id, link.node_id)
+
+    def _tell_spans_forwarding(self) -> None:
+        """The forwarding decision changed: the spans' consumers follow it (numbered: the last wins)."""
+        decision = self.forwarding.decision()
+        if decision == self._forwarding_sent or self.peers is None:
+            return
+        self._forwarding_sent = decision
+        self._forwarding_seq += 1
+        request = rpc.SpanForwardingRequest(roomId=self.room_id, forwarded=decision, seq=self._forwarding_seq)
+        for link in self.spans.values():
+            self._spawn(self._notify_span(link.node_id, rpc.SPAN_FORWARDING, request))
+
+    def _forget_remote_transport(self, transport_id: str) -> None:
+        transport = self.remote_transports.pop(transport_id, None)
+        if transport is not None:
+            link = self.spans.get(transport.node_id)
+            if link is not None:
+                link.listeners = max(0, link.listeners - 1)
+
+    def remote_transport_closed(self, node_id: str, transport_id: str) -> None:
+        """A listener transport on another node closed there (DTLS closed)."""
+        transport = self.remote_transports.get(transport_id)
+        if transport is not None and transport.node_id == node_id:
+            self._forget_remote_transport(transport_id)
+
+    async def span_lost(self, node_id: str) -> None:
+        """The node serving some of this room's listeners is gone (dead, its worker died, stopping).
+        Its listeners get `room:closed` (worker_died) and lose their media in the room on every node
+        (a `room:join` again places them on a live node); the room goes on for everyone else."""
+        link = self.spans.pop(node_id, None)
+        lost = [t for t in self.remote_transports.values() if t.node_id == node_id]
+        if link is None and not lost:
+            return
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.pipe.close()
+        epochs: dict[str, int] = {}
+        for transport in lost:
+            self.remote_transports.pop(transport.transport_id, None)
+            epochs[transport.sid] = max(epochs.get(transport.sid, 0), transport.epoch)
+        logger.warning("room %s: node %s lost with %d listener(s) of the room; telling them", self.room_id,
+                       node_id, len(epochs))
+        for sid, epoch in epochs.items():
+            self.released.release(self.room_id, sid, epoch)
+            with contextlib.suppress(Exception):
+                await self.release_socket(sid, epoch)
+            payload = {"roomId": self.room_id, "reason": LISTENERS_LOST_REASON,
+                       "timestamp": int(time.time() * 1000)}
+            await self.hooks.emit(Socket(sid), "room:closed", payload)
+
+    async def _call_span(self, node_id: str, method: RpcMethod[RequestT, Any], params: RequestT) -> None:
+        """A request whose answer does not matter beyond its being done (a node that is gone is lost
+        by other paths: the registry watch, a failed transport.create)."""
+        assert self.peers is not None
+        try:
+            await self.peers.call(node_id, method, params)
+        except Exception as exc:
+            logger.warning("room %s: %s on node %s failed: %r", self.room_id, method.name, node_id, exc)
+
+    async def _notify_span(self, node_id: str, method: RpcMethod[RequestT, Any], params: RequestT) -> None:
+        if self.peers is None:
+            return
+        try:
+            await self.peers.notify(node_id, method, params)
+        except Exception:
+            logger.exception("room %s: could not send %s to node %s", self.room_id, method.name, node_id)
 
     # -- benchmark listeners --------------------------------------------------------------
 
@@ -572,6 +823,13 @@ class RoomMediaCluster:
         when it is done (the node recorded the release in `released` first)."""
         for transport_id in [t for t, e in self.transports.items() if e.sid == sid and e.epoch <= epoch]:
             await self._close_transport(transport_id)
+        remote = [t for t in self.remote_transports.values() if t.sid == sid and t.epoch <= epoch]
+        nodes = {t.node_id for t in remote} | self._remote_creating.get(sid, set())
+        for transport in remote:
+            self._forget_remote_transport(transport.transport_id)
+        if nodes and self.peers is not None:
+            request = rpc.SocketRequest(roomId=self.room_id, sid=sid, epoch=epoch)
+            await asyncio.gather(*(self._call_span(node, rpc.SOCKET_RELEASE, request) for node in nodes))
 
     async def _slot_for_listener(self) -> DistributionSlot:
         cap = self.settings.max_listeners_per_distribution_router
@@ -608,9 +866,15 @@ class RoomMediaCluster:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
+        links = list(self.spans.values())
+        self.spans.clear()
+        self.remote_transports.clear()
         for router in [s.router for s in self.slots if not s.is_source] + [self.source_router]:
             with contextlib.suppress(Exception):
                 await router.close()
+        # The other nodes close what they hold of the room (their pipe ends went with our routers).
+        request = rpc.RoomRequest(roomId=self.room_id)
+        await asyncio.gather(*(self._notify_span(link.node_id, rpc.SPAN_CLOSE, request) for link in links))
         self.transports.clear()
         self.producers.clear()
         self.consumers.clear()

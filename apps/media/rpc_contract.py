@@ -118,6 +118,55 @@ class UserRequest(RoomRequest):
     userId: JsNumber
 
 
+# --- a room across media nodes (room_span.py): between a room's home node and the others ------
+
+class PipedProducer(RpcModel):
+    """A source producer as the home node's pipe consumer sends it (its id is kept on the other side)."""
+    producerId: StrictStr
+    kind: Literal["audio"]
+    rtpParameters: dict[str, Any]
+    paused: StrictBool
+    userId: JsNumber
+
+
+class SpanOpenRequest(RoomRequest):
+    homeNodeId: StrictStr
+    # The home node's pipe transport: where this node's pipe transport sends and receives.
+    ip: StrictStr
+    port: StrictInt
+    producers: list[PipedProducer]
+    # The home node's forwarding decision (speaker_forwarding.decision) and its number.
+    forwarded: list[StrictStr] | None
+    forwardingSeq: StrictInt
+
+
+class SpanProducerRequest(RoomRequest):
+    producer: PipedProducer
+
+
+class SpanProducerClosedRequest(RoomRequest):
+    producerId: StrictStr
+
+
+class SpanProducerPausedRequest(RoomRequest):
+    producerId: StrictStr
+    paused: StrictBool
+
+
+class SpanForwardingRequest(RoomRequest):
+    forwarded: list[StrictStr] | None
+    seq: StrictInt  # a later decision wins whatever order notifications run in
+
+
+class SpanNodeRequest(RoomRequest):
+    nodeId: StrictStr  # the node whose listeners of the room are lost
+
+
+class SpanTransportClosedRequest(RoomRequest):
+    nodeId: StrictStr
+    transportId: StrictStr
+
+
 class PlainListenersRequest(RoomRequest):
     count: StrictInt
     ip: StrictStr
@@ -131,6 +180,9 @@ class TransportCreated(RpcModel):
     iceParameters: dict[str, Any]
     iceCandidates: list[dict[str, Any]]
     dtlsParameters: dict[str, Any]
+    # Set when the transport lives on another node than the room's home: the gateway sends the
+    # requests about it (connect, consume, resume) there. Never part of the client's answer.
+    nodeId: StrictStr | None = None
 
 
 class ProducerCreated(RpcModel):
@@ -173,6 +225,17 @@ class RoomSlot(RpcModel):
     isSource: StrictBool
 
 
+class SpanStats(RpcModel):
+    """A node serving some of the room's listeners, seen from the room's home node."""
+    nodeId: StrictStr
+    listeners: StrictInt
+    routerId: StrictStr
+    workerPid: StrictInt
+    producers: StrictInt  # piped to it
+    pipeLocal: StrictStr  # ip:port of the home node's end
+    pipeRemote: StrictStr  # ip:port of the other node's end
+
+
 class RoomStats(RpcModel):
     sourceWorkerPid: StrictInt
     producers: StrictInt
@@ -180,6 +243,14 @@ class RoomStats(RpcModel):
     transports: StrictInt
     forwarded: list[StrictStr]
     slots: list[RoomSlot]
+    spans: list[SpanStats] = []
+
+
+class SpanOpened(RpcModel):
+    ip: StrictStr
+    port: StrictInt
+    routerId: StrictStr
+    workerPid: StrictInt
 
 
 class PlainListenersAdded(RpcModel):
@@ -192,6 +263,7 @@ class PlainListenersAdded(RpcModel):
 RequestT = TypeVar("RequestT", bound=RpcModel)
 ResponseT = TypeVar("ResponseT", bound=RpcModel)
 RoomRequestT = TypeVar("RoomRequestT", bound=RoomRequest)
+SocketRequestT = TypeVar("SocketRequestT", bound=SocketRequest)
 
 
 @dataclass(frozen=True)
@@ -231,11 +303,29 @@ ROOM_STATS = RpcMethod("room.stats", RoomRequest, RoomStats, missing="Room not f
 BENCH_ADD_PLAIN_LISTENERS = RpcMethod("bench.addPlainListeners", PlainListenersRequest, PlainListenersAdded,
                                       missing="Room not found")
 
+# Node to node (room_span.py). The home node asks another node to serve some of the room's
+# listeners (span.open: a router fed through a pipe transport), to make a listener's transport
+# there, and keeps it in step: producers added, closed, paused; the forwarding decision; the close.
+SPAN_OPEN = RpcMethod("span.open", SpanOpenRequest, SpanOpened)
+SPAN_TRANSPORT_CREATE = RpcMethod("span.transportCreate", TransportCreateRequest, TransportCreated,
+                                  missing="Room not found")
+SPAN_PRODUCER_ADD = RpcMethod("span.producerAdd", SpanProducerRequest, Empty)
+SPAN_PRODUCER_CLOSED = RpcMethod("span.producerClosed", SpanProducerClosedRequest, Empty)
+SPAN_PRODUCER_PAUSED = RpcMethod("span.producerPaused", SpanProducerPausedRequest, Empty)
+SPAN_FORWARDING = RpcMethod("span.forwarding", SpanForwardingRequest, Empty)
+SPAN_CLOSE = RpcMethod("span.close", RoomRequest, Empty)
+# The other way: a listener transport there closed (DTLS closed), or the node lost the room's
+# listeners (its worker died, it is stopping): the home node tells those clients.
+SPAN_TRANSPORT_CLOSED = RpcMethod("span.transportClosed", SpanTransportClosedRequest, Empty)
+SPAN_LOST = RpcMethod("span.lost", SpanNodeRequest, Empty)
+
 METHODS: dict[str, RpcMethod[Any, Any]] = {
     method.name: method
     for method in (
         ROOM_CLOSE, ROOM_RELEASE, TRANSPORT_CREATE, TRANSPORT_CONNECT, PRODUCER_CREATE, CONSUMER_CREATE,
         CONSUMER_RESUME, PRODUCER_SET_PAUSED, SOCKET_RELEASE, USER_SET_PRODUCERS_PAUSED,
-        USER_CLOSE_PRODUCERS, NODE_STATS, ROOM_STATS, BENCH_ADD_PLAIN_LISTENERS,
+        USER_CLOSE_PRODUCERS, NODE_STATS, ROOM_STATS, BENCH_ADD_PLAIN_LISTENERS, SPAN_OPEN,
+        SPAN_TRANSPORT_CREATE, SPAN_PRODUCER_ADD, SPAN_PRODUCER_CLOSED, SPAN_PRODUCER_PAUSED,
+        SPAN_FORWARDING, SPAN_CLOSE, SPAN_TRANSPORT_CLOSED, SPAN_LOST,
     )
 }

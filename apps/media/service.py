@@ -13,6 +13,12 @@ plane's server events itself through `apps.realtime.emit`. The node writes:
 A room's routers live from its first transport:create until its last member leaves
 (`room.release`, kept if someone made media again meanwhile) or the rooms app closes it
 (`room.close`).
+
+Rooms across nodes (span_links.py): a node with MEDIA_NODE_PIPE_ANNOUNCED_IP announces it in its
+heartbeat (`extra.pipeAddress`) and serves other nodes' listeners (`span.*` requests, room_span.py);
+with MAX_LISTENERS_PER_NODE too, the rooms it homes spread their listeners beyond that many to
+such nodes. Each heartbeat also reads the live nodes: a room's span on a node that stopped beating
+is lost (its listeners are told), and a span whose home stopped is closed here.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from apps.media import rpc_contract as rpc
+from apps.media.gateway import MediaRpcClient
 from apps.media.media_objects import CreateWorker
 from apps.media.media_settings import MediaSettings
 from apps.media.node_registry import (
@@ -43,6 +50,8 @@ from apps.media.node_registry import (
 from apps.media.released_sockets import ReleasedSockets
 from apps.media.reports import WORKER_DIED, publish_rooms_lost
 from apps.media.room_cluster import ClusterClosedError, RoomMediaCluster
+from apps.media.room_span import RoomSpan, pipe_listen_info
+from apps.media.rpc_contract import RequestT, ResponseT, RpcMethod
 from apps.media.rpc_server import HandlerTable, MediaCapacityError, MediaRpcServer
 from apps.media.worker_cpu import WorkerCpu
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
@@ -92,6 +101,10 @@ class MediaService:
         self.rpc = MediaRpcServer(channel_layer, self.channel, self.handlers,
                                   max_concurrent=settings.max_concurrent_requests)
         self.clusters: dict[str, RoomMediaCluster] = {}
+        # Rooms homed on other nodes whose listeners this node serves in part (room id -> span).
+        self.spans: dict[str, RoomSpan] = {}
+        # Requests to other nodes (spans), answered within span_rpc_timeout.
+        self.peer_client = MediaRpcClient(channel_layer, timeout=settings.span_rpc_timeout)
         self._creating: dict[str, asyncio.Future[RoomMediaCluster]] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._registered = False
@@ -112,6 +125,15 @@ class MediaService:
         table.add(rpc.USER_CLOSE_PRODUCERS, self._user_close_producers)
         table.add(rpc.NODE_STATS, self._node_stats)
         table.add(rpc.ROOM_STATS, self._room_stats)
+        table.add(rpc.SPAN_OPEN, self._span_open)
+        table.add(rpc.SPAN_TRANSPORT_CREATE, self._span_transport_create)
+        table.add(rpc.SPAN_PRODUCER_ADD, self._span_producer_add)
+        table.add(rpc.SPAN_PRODUCER_CLOSED, self._span_producer_closed)
+        table.add(rpc.SPAN_PRODUCER_PAUSED, self._span_producer_paused)
+        table.add(rpc.SPAN_FORWARDING, self._span_forwarding)
+        table.add(rpc.SPAN_CLOSE, self._span_close)
+        table.add(rpc.SPAN_TRANSPORT_CLOSED, self._span_transport_closed)
+        table.add(rpc.SPAN_LOST, self._span_lost)
         if self.settings.bench_rpc:
             table.add(rpc.BENCH_ADD_PLAIN_LISTENERS, self._bench_add_plain_listeners)
         return table
@@ -140,7 +162,9 @@ class MediaService:
         for room_id in list(self.clusters):
             with contextlib.suppress(Exception):
                 await self._drop_room(room_id)
+        await self._lose_spans(list(self.spans))
         await self.pool.close()
+        await self.peer_client.aclose()
         with contextlib.suppress(Exception):
             await self.registry.deregister(self.node_id)
         logger.info("media node %s stopped", self.node_id)
@@ -162,7 +186,16 @@ class MediaService:
                     for w in self.pool.workers if w.alive
                 ],
                 "workerDeaths": self.pool.deaths,
-                "listeners": sum(c.listener_count for c in self.clusters.values()),
+                "listeners": sum(c.listener_count for c in self.clusters.values())
+                + sum(s.listener_count for s in self.spans.values()),
+                # Rooms across nodes: where other nodes reach this one's pipes (None: takes no part),
+                # rooms homed elsewhere whose listeners it serves in part and how many, pipe pairs from
+                # rooms homed here to other nodes and the listeners those serve.
+                "pipeAddress": self.settings.pipe_announced_ip if self.settings.spans_enabled else None,
+                "spans": len(self.spans),
+                "spanListeners": sum(s.listener_count for s in self.spans.values()),
+                "pipes": sum(len(c.spans) for c in self.clusters.values()),
+                "remoteListeners": sum(c.remote_listener_count for c in self.clusters.values()),
                 # Tasks alive on the node's loop: a count that keeps growing is a leak (bench/soak.py).
                 "tasks": len(asyncio.all_tasks()),
             },
@@ -177,7 +210,10 @@ class MediaService:
                          len(self.clusters))
             for room_id in list(self.clusters):
                 await self._drop_room(room_id)
+            await self._lose_spans(list(self.spans))
         self._registered = True
+        if self.spans or any(c.spans or c.remote_transports for c in self.clusters.values()):
+            await self._watch_span_nodes()
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -220,8 +256,13 @@ class MediaService:
             del self._creating[room_id]
 
     async def _create_cluster(self, room_id: str) -> RoomMediaCluster:
+        stale = self.spans.pop(room_id, None)
+        if stale is not None:  # its home is gone and the room came back here
+            await stale.close()
+        spreads = self.settings.spans_enabled and self.settings.max_listeners_per_node > 0
         try:
-            cluster = await RoomMediaCluster.create(room_id, self.pool, self.settings, self, self.released)
+            cluster = await RoomMediaCluster.create(room_id, self.pool, self.settings, self, self.released,
+                                                    peers=self if spreads else None)
         except NoWorkerAvailableError as exc:
             # Give the placement up so that the room's next try may land on a node with room.
             with contextlib.suppress(Exception):
@@ -274,14 +315,23 @@ class MediaService:
         for _ in range(_CREATE_ATTEMPTS):
             cluster = await self.ensure_cluster(req.roomId)
             try:
-                created = await cluster.create_transport(req.sid, req.type, req.epoch)
+                created = await cluster.create_transport(req.sid, req.type, req.epoch, req.userId)
             except ClusterClosedError:
                 continue  # the room was released under it: a fresh cluster, never the closing one
             return rpc.TransportCreated.model_validate(created)
         raise RuntimeError(f"room {req.roomId} kept closing under transport.create")
 
+    def _listeners_of(self, room_id: str, missing: str) -> RoomMediaCluster:
+        """The room's cluster here, or its span (the room is homed elsewhere)."""
+        cluster: RoomMediaCluster | None = self.clusters.get(room_id)
+        if cluster is None or cluster.closed:
+            cluster = self.spans.get(room_id)
+        if cluster is None or cluster.closed:
+            raise ClientError(missing)
+        return cluster
+
     async def _transport_connect(self, req: rpc.TransportConnectRequest) -> rpc.Empty:
-        cluster = self._cluster(req.roomId, "Transport not found")
+        cluster = self._listeners_of(req.roomId, "Transport not found")
         await cluster.connect_transport(req.sid, req.transportId, req.dtlsParameters)
         return rpc.Empty()
 
@@ -292,13 +342,13 @@ class MediaService:
         return rpc.ProducerCreated(id=producer_id)
 
     async def _consumer_create(self, req: rpc.ConsumerCreateRequest) -> rpc.ConsumerCreated:
-        cluster = self._cluster(req.roomId, "Room not found")
+        cluster = self._listeners_of(req.roomId, "Room not found")
         created = await cluster.consume(req.sid, req.transportId, req.producerId, req.rtpCapabilities,
                                         req.epoch)
         return rpc.ConsumerCreated.model_validate(created)
 
     async def _consumer_resume(self, req: rpc.ConsumerResumeRequest) -> rpc.ConsumerResumed:
-        cluster = self._cluster(req.roomId, "Room not found")
+        cluster = self._listeners_of(req.roomId, "Room not found")
         return rpc.ConsumerResumed(deferred=await cluster.resume_consumer(req.sid, req.consumerId))
 
     async def _producer_set_paused(self, req: rpc.ProducerSetPausedRequest) -> rpc.Empty:
@@ -309,9 +359,9 @@ class MediaService:
     async def _socket_release(self, req: rpc.SocketRequest) -> rpc.Empty:
         # Recorded first: a create of this socket still running closes what it makes when done.
         self.released.release(req.roomId, req.sid, req.epoch)
-        cluster = self.clusters.get(req.roomId)
-        if cluster is not None:
-            await cluster.release_socket(req.sid, req.epoch)
+        for cluster in (self.clusters.get(req.roomId), self.spans.get(req.roomId)):
+            if cluster is not None:
+                await cluster.release_socket(req.sid, req.epoch)
         return rpc.Empty()
 
     async def _user_set_paused(self, req: rpc.UserProducersPausedRequest) -> rpc.Count:
@@ -348,6 +398,138 @@ class MediaService:
         pids = [w.pid for w in self.pool.workers if w.alive]
         return rpc.PlainListenersAdded(consumers=made, workerPids=pids)
 
+    # -- rooms across nodes: this node as a room's home (SpanPeers) ---------------------------
+
+    def pipe_listen_info(self) -> dict[str, Any]:
+        return pipe_listen_info(self.settings)
+
+    async def span_candidates(self, exclude: set[str]) -> list[str]:
+        """Live nodes with a pipe address that take load, the fewest listeners first."""
+        nodes = await self.registry.live_nodes(int(time.time() * 1000))
+        eligible = [
+            (int(info.extra.get("listeners", 0) or 0), info.load, node_id)
+            for node_id, info in nodes.items()
+            if node_id != self.node_id and node_id not in exclude and info.extra.get("pipeAddress")
+            and not info.draining and info.workers.active > 0 and info.routers < info.capacity
+        ]
+        return [node_id for *_, node_id in sorted(eligible)]
+
+    async def call(self, node_id: str, method: RpcMethod[RequestT, ResponseT], params: RequestT) -> ResponseT:
+        return await self.peer_client.request(method, params, channel=node_channel(node_id))
+
+    async def notify(self, node_id: str, method: RpcMethod[RequestT, Any], params: RequestT) -> None:
+        await self.peer_client.notify(method, params, channel=node_channel(node_id))
+
+    async def _span_transport_closed(self, req: rpc.SpanTransportClosedRequest) -> rpc.Empty:
+        cluster = self.clusters.get(req.roomId)
+        if cluster is not None:
+            cluster.remote_transport_closed(req.nodeId, req.transportId)
+        return rpc.Empty()
+
+    async def _span_lost(self, req: rpc.SpanNodeRequest) -> rpc.Empty:
+        cluster = self.clusters.get(req.roomId)
+        if cluster is not None:
+            await cluster.span_lost(req.nodeId)
+        return rpc.Empty()
+
+    async def _watch_span_nodes(self) -> None:
+        """With each heartbeat: spans of our rooms on nodes that stopped are lost; our spans of rooms
+        whose home stopped are closed (the rooms app closes those rooms)."""
+        live = await self.registry.live_nodes(int(time.time() * 1000))
+        for cluster in list(self.clusters.values()):
+            gone = (set(cluster.spans) | {t.node_id for t in cluster.remote_transports.values()}) - set(live)
+            for node_id in gone:
+                await cluster.span_lost(node_id)
+        for room_id, span in list(self.spans.items()):
+            if span.home_node_id not in live and self.spans.get(room_id) is span:
+                logger.warning("room %s: its home node %s stopped; closing its listeners here", room_id,
+                               span.home_node_id)
+                del self.spans[room_id]
+                await span.close()
+
+    # -- rooms across nodes: this node serving listeners of rooms homed elsewhere ---------------
+
+    def _span(self, room_id: str, missing: str = "Room not found") -> RoomSpan:
+        span = self.spans.get(room_id)
+        if span is None or span.closed:
+            raise ClientError(missing)
+        return span
+
+    async def _span_open(self, req: rpc.SpanOpenRequest) -> rpc.SpanOpened:
+        if not self.settings.spans_enabled or self._draining:
+            raise MediaCapacityError(f"room {req.roomId}: this node serves no other node's listeners")
+        if req.roomId in self.clusters:
+            raise RuntimeError(f"room {req.roomId} is homed here, not on {req.homeNodeId}")
+        stale = self.spans.pop(req.roomId, None)
+        if stale is not None:
+            await stale.close()
+        try:
+            span = await RoomSpan.open(req, self.pool, self.settings, self.released,
+                                       self._listener_closed_here)
+        except NoWorkerAvailableError as exc:
+            raise MediaCapacityError(f"room {req.roomId}: {exc}") from None
+        self.spans[req.roomId] = span
+        ip, port = span.pipe_address
+        logger.info("room %s (home %s): serving listeners here, pipe %s:%d <-> %s:%d", req.roomId,
+                    req.homeNodeId, ip, port, req.ip, req.port)
+        return rpc.SpanOpened(ip=ip, port=port, routerId=span.source_router.id,
+                              workerPid=span.source_worker.pid)
+
+    async def _span_transport_create(self, req: rpc.TransportCreateRequest) -> rpc.TransportCreated:
+        if self.released.is_released(req.roomId, req.sid, req.epoch):
+            raise ClientError("Room not found")
+        try:
+            span = self._span(req.roomId)
+            created = await span.create_transport(req.sid, "consumer", req.epoch, req.userId)
+        except ClusterClosedError:
+            raise ClientError("Room not found") from None
+        return rpc.TransportCreated.model_validate(created)
+
+    async def _span_producer_add(self, req: rpc.SpanProducerRequest) -> rpc.Empty:
+        await self._span(req.roomId).add_producer(req.producer)
+        return rpc.Empty()
+
+    async def _span_producer_closed(self, req: rpc.SpanProducerClosedRequest) -> rpc.Empty:
+        span = self.spans.get(req.roomId)
+        if span is not None:
+            await span.close_producer(req.producerId)
+        return rpc.Empty()
+
+    async def _span_producer_paused(self, req: rpc.SpanProducerPausedRequest) -> rpc.Empty:
+        span = self.spans.get(req.roomId)
+        if span is not None:
+            await span.set_piped_paused(req.producerId, req.paused)
+        return rpc.Empty()
+
+    async def _span_forwarding(self, req: rpc.SpanForwardingRequest) -> rpc.Empty:
+        span = self.spans.get(req.roomId)
+        if span is not None:
+            await span.follow(req.forwarded, req.seq)
+        return rpc.Empty()
+
+    async def _span_close(self, req: rpc.RoomRequest) -> rpc.Empty:
+        span = self.spans.pop(req.roomId, None)
+        if span is not None:
+            await span.close()
+        return rpc.Empty()
+
+    async def _listener_closed_here(self, span: RoomSpan, transport_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.notify(span.home_node_id, rpc.SPAN_TRANSPORT_CLOSED, rpc.SpanTransportClosedRequest(
+                roomId=span.room_id, nodeId=self.node_id, transportId=transport_id))
+
+    async def _lose_spans(self, room_ids: list[str]) -> None:
+        """Close these spans and tell their homes that this node's listeners of those rooms are lost."""
+        for room_id in room_ids:
+            span = self.spans.pop(room_id, None)
+            if span is None:
+                continue
+            with contextlib.suppress(Exception):
+                await span.close()
+            with contextlib.suppress(Exception):
+                await self.notify(span.home_node_id, rpc.SPAN_LOST,
+                                  rpc.SpanNodeRequest(roomId=room_id, nodeId=self.node_id))
+
     # -- RoomHooks (what clusters tell the node) ------------------------------------------------
 
     async def emit(self, target: Target, event: str, payload: dict[str, Any]) -> None:
@@ -366,7 +548,9 @@ class MediaService:
 
     async def _worker_died(self, dead: PooledWorker) -> None:
         """Every room with a router on the dead worker loses its media here at once, and is reported
-        (reports.py) for the rooms app to close for everyone (`room:closed`, worker_died)."""
+        (reports.py) for the rooms app to close for everyone (`room:closed`, worker_died). Spans on it
+        (rooms homed elsewhere) are reported to their homes, which tell those listeners."""
+        await self._lose_spans([r for r, span in self.spans.items() if dead.pid in span.worker_pids()])
         lost = [room_id for room_id, c in self.clusters.items() if dead.pid in c.worker_pids()]
         clusters = [self.clusters.pop(room_id) for room_id in lost]  # `not found` from now on
         logger.warning("worker %d (pid %d) died with %d room(s): %s", dead.slot, dead.pid, len(lost),

@@ -57,6 +57,19 @@ class ActiveSpeakerForwarding:
     def forwarded(self) -> frozenset[str]:
         return self._forwarded
 
+    def decision(self) -> list[str] | None:
+        """What another node's copy of the room follows (`follow`): the forwarded producers, or None
+        before the first dominant-speaker event (every producer forwarded)."""
+        return sorted(self._forwarded) if self._started else None
+
+    def follow(self, forwarded: list[str] | None) -> ForwardingChange:
+        """A room's listeners on another node (room_span.py): the home node decides, this side applies
+        its decision (`decision()` there) to its own consumers; never a `speaker:active` from here."""
+        self._started = forwarded is not None
+        self._forwarded = frozenset(forwarded or ())
+        pause, resume = self._consumer_changes()
+        return ForwardingChange(pause, resume, None)
+
     def is_forwarded(self, producer_id: str) -> bool:
         return not self._started or producer_id in self._forwarded
 
@@ -108,16 +121,21 @@ class ActiveSpeakerForwarding:
         if top == self._forwarded:
             return ForwardingChange()
         self._forwarded = top
+        pause, resume = self._consumer_changes()
+        active_users = [self._recent[pid].user_id for pid in top]
+        active = None if dominant_user_id is None else (dominant_user_id, active_users)
+        return ForwardingChange(pause, resume, active)
+
+    def _consumer_changes(self) -> tuple[list[str], list[str]]:
+        """Consumers to pause and to resume so that exactly the wanted, forwarded ones flow."""
         pause: list[str] = []
         resume: list[str] = []
         for consumer_id, state in self._consumers.items():
-            should_flow = state.wanted and state.source_producer_id in top
+            should_flow = state.wanted and self.is_forwarded(state.source_producer_id)
             if state.flowing and not should_flow:
                 state.flowing = False
                 pause.append(consumer_id)
             elif should_flow and not state.flowing:
                 state.flowing = True
                 resume.append(consumer_id)
-        active_users = [self._recent[pid].user_id for pid in top]
-        active = None if dominant_user_id is None else (dominant_user_id, active_users)
-        return ForwardingChange(pause, resume, active)
+        return pause, resume
