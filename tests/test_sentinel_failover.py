@@ -9,15 +9,19 @@ mid-room:
 - sockets connected before get room broadcasts again (the channel layer found the new primary)
   and their own events work again;
 - a Celery beat task runs again: an invite made after the failover expires through beat, the
-  worker and the channel layer, and the room is told."""
+  worker and the channel layer, and the room is told;
+- the media node (runmedia) keeps its registry entry fresh and answers media requests again."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run_media_node
 from apps.realtime.tests.test_redis_restart import within
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
@@ -34,16 +38,23 @@ FAILED_JOIN = {"error": "Internal server error"}
 FAILED_SEAT = {"success": False, "error": "Internal server error"}
 
 
+Stack = tuple[SentinelGroup, LiveServer, CeleryProcess, MediaNodeProcess]
+
+
 @pytest.fixture(scope="module")
-def stack(laravel_port: int) -> Iterator[tuple[SentinelGroup, LiveServer, CeleryProcess]]:
+def stack(laravel_port: int, mediasoup_worker_bin: str) -> Iterator[Stack]:
     with run_sentinel_group(down_after_ms=1500) as group:
         env = server_env(group.primary, **group.env(), FLYLIVE_TEST_EVENTS="1",
                          LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}", LARAVEL_API_TIMEOUT_MS="1000",
                          WEB_INSTANCE_HEARTBEAT_MS="1000", WEB_INSTANCE_DEAD_AFTER_MS="10000",
-                         SEAT_INVITE_TTL_MS=str(INVITE_TTL_MS), SEAT_INVITE_SWEEP_INTERVAL_MS="200")
+                         SEAT_INVITE_TTL_MS=str(INVITE_TTL_MS), SEAT_INVITE_SWEEP_INTERVAL_MS="200",
+                         MEDIASOUP_WORKER_BIN=mediasoup_worker_bin)
+        # run_media_node's own start-up probe reads REDIS_HOST/REDIS_PORT: the first primary's, which
+        # the media node itself ignores (Sentinel configured) and which dies with the failover.
+        media = media_env({**env, "REDIS_PORT": str(group.primary.port)})
         with (run_server(env, server="uvicorn") as web, run_celery_worker(env, name="sentinel") as worker,
-              run_celery_beat(env)):
-            yield group, web, worker
+              run_celery_beat(env), run_media_node(media) as node):
+            yield group, web, worker, node
 
 
 @pytest.fixture
@@ -53,10 +64,18 @@ async def laravel(laravel_port: int) -> AsyncIterator[FakeLaravel]:
         yield fake
 
 
-async def test_sockets_and_jobs_follow_a_sentinel_failover(
-    stack: tuple[SentinelGroup, LiveServer, CeleryProcess], laravel: FakeLaravel,
-) -> None:
-    group, web, worker = stack
+def media_node_beat_ms(group: SentinelGroup, node: MediaNodeProcess) -> int:
+    """When the media node last wrote its registry entry (`media:nodes`), read through Sentinel."""
+    client = group.client()
+    try:
+        entry = client.hget("media:nodes", node.node_id)
+    finally:
+        client.close()
+    return int(json.loads(str(entry))["updatedAt"]) if entry else 0
+
+
+async def test_sockets_and_jobs_follow_a_sentinel_failover(stack: Stack, laravel: FakeLaravel) -> None:
+    group, web, worker, node = stack
     owner, member = RecordingClient(OWNER), RecordingClient(MEMBER)
     newcomer = RecordingClient(NEWCOMER)
     try:
@@ -64,10 +83,12 @@ async def test_sockets_and_jobs_follow_a_sentinel_failover(
             await client.connect(web)
             assert "rtpCapabilities" in await client.call("room:join", {"roomId": ROOM})
         assert await owner.call("seat:take", {"roomId": ROOM, "seatIndex": 0}) == OK
+        assert (await owner.call("transport:create", {"roomId": ROOM, "type": "producer"}))["success"] is True
         worker.wait_for_log("seats.expire_invites")  # beat -> broker -> worker, before the failover
         group.wait_for_replication()
 
         old_primary = group.kill_primary()
+        killed_at_ms = int(time.time() * 1000)
         # Connected still; events get the contract's errors until the Sentinels promote the replica.
         assert await member.call("room:join", {"roomId": "during-failover"}) == FAILED_JOIN
         assert await owner.call("seat:take", {"roomId": ROOM, "seatIndex": 1}) == FAILED_SEAT
@@ -100,6 +121,11 @@ async def test_sockets_and_jobs_follow_a_sentinel_failover(
         assert await member.call("user:getRoom", {"userId": MEMBER}) == {"roomId": ROOM}
         assert await owner.call("seat:take", {"roomId": ROOM, "seatIndex": 1}) == OK
         assert owner.sio.connected
+        # The media node beats again and serves the room's media (its RPC channel re-subscribed).
+        await within(RECOVERY_SECONDS, lambda: asyncio.to_thread(
+            lambda: media_node_beat_ms(group, node) > killed_at_ms))
+        created = await newcomer.call("transport:create", {"roomId": ROOM, "type": "consumer"})
+        assert created["success"] is True, created
         assert member.sio.connected
 
         # Celery after the failover: beat's invite sweep expires a new invite and the room hears it.
