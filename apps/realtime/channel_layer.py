@@ -192,10 +192,20 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
 
     async def group_add(self, group: str, channel: str) -> None:
         layer = self._loop_layer()
+        name = layer._get_group_channel_name(group)
+        members = layer.groups.get(name)
+        if (members is not None and channel in layer.channels
+                and name in layer._get_shard(name)._subscribed_to):
+            members.add(channel)  # the process is subscribed already: nothing to ask Redis
+            return
         await self._bounded("group_add", lambda: layer.group_add(group, channel))
 
     async def group_discard(self, group: str, channel: str) -> None:
         layer = self._loop_layer()
+        members = layer.groups.get(layer._get_group_channel_name(group))
+        if members is not None and len(members) > 1:
+            members.discard(channel)  # others of this process stay: the subscription stays
+            return
         await self._bounded("group_discard", lambda: layer.group_discard(group, channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ concurrent calls for one room can land out of order. Here each room has at most
 one call in flight; reports made meanwhile replace each other, and the latest is
 sent when the call returns. A room makes at most `max_calls` calls per `per_seconds`
 (a flush or drain sends at once): a room that fills up at a hundred joins a second
-costs five calls a second, not a hundred, while a few joins and leaves are each sent
-as before. Laravel ends up with the same final state, sooner and in order (per process).
+costs two calls a second, not a hundred, while a join or leave now and then is each
+sent as before. Laravel ends up with the same final state, sooner and in order (per process).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class RoomStatus:
 PostStatus = Callable[[str, RoomStatus], Awaitable[None]]
 
 # Per room and process: at most this many status calls in any such window.
-MAX_CALLS = 5
+MAX_CALLS = 2
 PER_SECONDS = 1.0
 _RECENT_PRUNE_AT = 4096
 
