@@ -163,3 +163,24 @@ MEDIASOUP_WORKER_DEATHS = Gauge(
     "flylive_mediasoup_worker_deaths", "mediasoup workers that died since their media node started",
     ["node"], registry=REGISTRY,
 )
+
+# A room across media nodes (apps/media/span_links.py), from the same heartbeats: where listeners
+# are (each node's listener transports, and those of rooms homed on it that other nodes serve) and
+# the pipes (rooms homed on a node with a pipe pair to another node; rooms homed elsewhere that a
+# node serves in part).
+MEDIA_NODE_LISTENERS = Gauge(
+    "flylive_media_node_listeners", "Listener transports on each live media node", ["node"],
+    registry=REGISTRY,
+)
+MEDIA_NODE_REMOTE_LISTENERS = Gauge(
+    "flylive_media_node_remote_listeners", "Listeners of rooms homed on this node that other nodes serve",
+    ["node"], registry=REGISTRY,
+)
+MEDIA_NODE_PIPES = Gauge(
+    "flylive_media_node_pipes", "Pipe transport pairs from rooms homed on this node to other nodes", ["node"],
+    registry=REGISTRY,
+)
+MEDIA_NODE_SPANS = Gauge(
+    "flylive_media_node_spans", "Rooms homed on another node whose listeners this node serves in part",
+    ["node"], registry=REGISTRY,
+)

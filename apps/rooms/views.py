@@ -36,6 +36,10 @@ from flylive.http import ContractEndpoint
 from flylive.metrics import (
     EVENT_LOOP_TASKS,
     GIFT_BUFFER_SIZE,
+    MEDIA_NODE_LISTENERS,
+    MEDIA_NODE_PIPES,
+    MEDIA_NODE_REMOTE_LISTENERS,
+    MEDIA_NODE_SPANS,
     MEDIASOUP_ROUTER_CAPACITY,
     MEDIASOUP_ROUTERS,
     MEDIASOUP_ROUTERS_PER_WORKER,
@@ -226,7 +230,16 @@ def _set_media_gauges(media: MediaPicture) -> None:
     MEDIASOUP_ROUTER_CAPACITY.set(sum(info.capacity for info in nodes.values()))
     MEDIASOUP_WORKER_CPU.clear()
     MEDIASOUP_WORKER_DEATHS.clear()
+    # Where listeners and pipes are (rooms across nodes): per node, from its heartbeat's `extra`.
+    span_gauges = {"listeners": MEDIA_NODE_LISTENERS, "remoteListeners": MEDIA_NODE_REMOTE_LISTENERS,
+                   "pipes": MEDIA_NODE_PIPES, "spans": MEDIA_NODE_SPANS}
+    for gauge in span_gauges.values():
+        gauge.clear()
     for node_id, info in nodes.items():
+        for key, gauge in span_gauges.items():
+            value = info.extra.get(key)
+            if isinstance(value, int):
+                gauge.labels(node=node_id).set(value)
         deaths = info.extra.get("workerDeaths")
         if isinstance(deaths, int):
             MEDIASOUP_WORKER_DEATHS.labels(node=node_id).set(deaths)

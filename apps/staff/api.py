@@ -52,6 +52,15 @@ class ProducerSerializer(serializers.Serializer[Any]):
     userId = serializers.FloatField()
 
 
+class RoomSpanSerializer(serializers.Serializer[Any]):
+    """Another media node serving some of the room's listeners (a room across nodes)."""
+    nodeId = serializers.CharField()
+    listeners = serializers.IntegerField()
+    producers = serializers.IntegerField()
+    pipeLocal = serializers.CharField()
+    pipeRemote = serializers.CharField()
+
+
 class RoomMediaSerializer(serializers.Serializer[Any]):
     nodeId = serializers.CharField(allow_null=True)
     sourceWorkerPid = serializers.IntegerField(allow_null=True)
@@ -60,6 +69,8 @@ class RoomMediaSerializer(serializers.Serializer[Any]):
     transports = serializers.IntegerField()
     producers = serializers.IntegerField()
     consumers = serializers.IntegerField()
+    listeners = serializers.IntegerField()
+    spans = RoomSpanSerializer(many=True)
 
 
 class LiveRoomSerializer(serializers.Serializer[Any]):

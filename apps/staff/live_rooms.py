@@ -21,6 +21,16 @@ LIST_LIMIT = 200  # rooms shown per page (the most recently joined first)
 
 
 @dataclass(frozen=True)
+class RoomSpanView:
+    """Another media node serving some of the room's listeners, fed through a pipe transport pair."""
+    node_id: str
+    listeners: int
+    producers: int
+    pipe_local: str  # ip:port on the room's node
+    pipe_remote: str  # ip:port on the other node
+
+
+@dataclass(frozen=True)
 class RoomMedia:
     node_id: str | None
     source_worker_pid: int | None = None
@@ -29,6 +39,8 @@ class RoomMedia:
     transports: int = 0
     producers: int = 0
     consumers: int = 0
+    listeners: int = 0  # listener transports on the room's own node
+    spans: list[RoomSpanView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,9 @@ class LiveRoomView:
             "media": None if media is None else {
                 "nodeId": media.node_id, "sourceWorkerPid": media.source_worker_pid,
                 "workerPids": media.worker_pids, "routers": media.routers, "transports": media.transports,
-                "producers": media.producers, "consumers": media.consumers,
+                "producers": media.producers, "consumers": media.consumers, "listeners": media.listeners,
+                "spans": [{"nodeId": s.node_id, "listeners": s.listeners, "producers": s.producers,
+                           "pipeLocal": s.pipe_local, "pipeRemote": s.pipe_remote} for s in media.spans],
             },
         }
 
@@ -98,8 +112,9 @@ async def _media_of(room_id: str) -> RoomMedia | None:
     if stats is None:
         return RoomMedia(node_id)
     pids = sorted({slot.workerPid for slot in stats.slots})
+    spans = [RoomSpanView(s.nodeId, s.listeners, s.producers, s.pipeLocal, s.pipeRemote) for s in stats.spans]
     return RoomMedia(node_id, stats.sourceWorkerPid, pids, len(stats.slots), stats.transports,
-                     stats.producers, stats.consumers)
+                     stats.producers, stats.consumers, sum(slot.listeners for slot in stats.slots), spans)
 
 
 def _participants(members: dict[str, Any]) -> list[Participant]:
