@@ -4,11 +4,15 @@ message naming it. Real redis-server processes: a Sentinel group, and a plain Re
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 
 import pytest
+from kombu.connection import Connection
 
+from apps.realtime.channel_layer import BoundedPubSubChannelLayer
+from apps.realtime.redis_client import create_redis, create_subscriber_redis, create_sync_redis
 from flylive.celery import broker_settings
 from flylive.config import AppConfig, ConfigError, load_config
 from flylive.redis_sentinel import require_sentinels
@@ -117,6 +121,47 @@ def test_a_plain_redis_or_an_unknown_master_is_named(
     assert (f"REDIS_SENTINEL_MASTER: the Sentinel at {first} monitors no primary named 'no-such-primary'"
             in text)
     assert f"REDIS_SENTINEL_NODES: {redis_server.host}:{redis_server.port} is not a Redis Sentinel (" in text
+
+
+async def test_every_client_factory_reaches_the_primary_through_the_sentinels(
+    env: pytest.MonkeyPatch, group: SentinelGroup,
+) -> None:
+    env.setenv("REDIS_SENTINEL_NODES", group.nodes)
+    env.setenv("REDIS_SENTINEL_MASTER", group.master_name)
+    env.setenv("REDIS_PORT", str(free_port()))  # nothing there: only Sentinel leads to the primary
+    env.setenv("REDIS_DB", "5")
+    config = load_config()
+    primary = group.client(db=5)
+    primary.flushdb()
+
+    state = create_redis(config)
+    await state.set("via:create_redis", "1")
+    await state.aclose()
+    subscriber = create_subscriber_redis(config)
+    await subscriber.set("via:create_subscriber_redis", "1")
+    await subscriber.aclose()
+    admin = create_sync_redis(config)
+    admin.set("via:create_sync_redis", "1")
+    admin.close()
+    assert primary.mget("via:create_redis", "via:create_subscriber_redis", "via:create_sync_redis") == [
+        "1", "1", "1"]
+
+    env.setattr("apps.realtime.channel_layer.get_config", lambda: config)
+    layer = BoundedPubSubChannelLayer(prefix="sentinel-test")
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "probe", "n": 1})
+    assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "probe", "n": 1}
+    await layer.flush()
+
+    broker = broker_settings(config)
+    with Connection(broker["broker_url"], transport_options=broker["broker_transport_options"]) as connection:
+        queue = connection.SimpleQueue("sentinel-test")
+        queue.put({"n": 1})
+        message = queue.get(timeout=5)
+        message.ack()
+        assert message.payload == {"n": 1}
+        queue.close()
+    primary.close()
 
 
 ENTRY_POINTS = {
