@@ -207,3 +207,28 @@ async def test_a_lost_node_takes_only_its_listeners_who_are_told_and_the_room_go
     assert transport_id in cluster.transports
     # l3 joins again (a new epoch) and is served here too.
     assert (await gateway.create_transport(ROOM, "l3", 99, "consumer", epoch=1))["id"] in cluster.transports
+
+
+@pytest.mark.parametrize(("settings", "reason"), [
+    ({"MAX_LISTENERS_PER_NODE": "2"}, "MEDIA_NODE_PIPE_ANNOUNCED_IP: is required when MAX_LISTENERS"),
+    ({"MEDIA_NODE_PIPE_ANNOUNCED_IP": "media-2.internal"}, "MEDIA_NODE_PIPE_ANNOUNCED_IP"),
+])
+def test_spreading_rooms_without_a_pipe_address_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], reason: str
+) -> None:
+    from flylive.config import AppConfig, ConfigError, load_config
+    from tests.support.processes import repo_root
+
+    for name in list(AppConfig.model_fields):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"JWT_SECRET": "s" * 32, "LARAVEL_API_URL": "https://laravel.example",
+                        "LARAVEL_INTERNAL_KEY": "k" * 32, **settings}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(repo_root() / "tests")  # no .env file here
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert reason in str(caught.value.code)
+    monkeypatch.setenv("MEDIA_NODE_PIPE_ANNOUNCED_IP", "10.0.0.2")
+    monkeypatch.setenv("MAX_LISTENERS_PER_NODE", "2")
+    config = load_config()
+    assert (config.MAX_LISTENERS_PER_NODE, config.MEDIA_NODE_PIPE_ANNOUNCED_IP) == (2, "10.0.0.2")
