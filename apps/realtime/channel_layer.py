@@ -64,6 +64,26 @@ def deliver_locally(delivery: LocalDelivery | None) -> None:
 class _FanOutShardConnection(RedisSingleShardConnection):  # type: ignore[misc]
     """A shard's pub/sub connection that fans group messages out in one pass."""
 
+    async def _do_receiving(self) -> None:
+        # channels_redis's loop, plus a turn of the event loop after each message: reading
+        # messages already buffered never waits, so a burst of broadcasts (each written to
+        # every local socket right here) would otherwise hold the loop for its whole length
+        # (heartbeats, pongs and handlers starved).
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    self._receive_message(message)
+                    if message is not None:
+                        await asyncio.sleep(0)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+                raise
+            except BaseException:
+                logger.exception("Unexpected exception in receive task")
+                await asyncio.sleep(1)
+
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is None:
             return
