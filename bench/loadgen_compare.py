@@ -87,7 +87,7 @@ def figures(name: str, r: dict[str, Any]) -> list[tuple[str, float | None, float
         send_other = r["send_phase"]["other_processes_cpu_pct_of_one_core"]
         return [("broadcast join phase wall s", r["join_phase_s"], other),
                 ("broadcast join phase server CPU s", r["join_phase"]["server"]["cpu_s"], other),
-                ("chat delivery p99 ms (broadcast)", r["delivery_ms"]["p99"], send_other),
+                ("chat delivery p99 ms (broadcast)", r["delivery_ms"].get("p99"), send_other),
                 ("chat lost (broadcast)", r["lost"], send_other)]
     if name == "churn":
         other = r["run_phase"]["other_processes_cpu_pct_of_one_core"]
@@ -104,7 +104,8 @@ def checks(name: str, r: dict[str, Any]) -> str:
         return (f"errors {r['error_count']}, membership pairs never seen {view['missing']}, "
                 f"room:userJoined {view['userJoinedEvents']} of which redundant {view['redundant']}")
     if name == "broadcast":
-        return f"lost {r['lost']}, duplicates {r['duplicates']}, errors {r.get('join_errors', {})}"
+        return (f"sent {r['sent']} (skipped {r['send_skipped']}), lost {r['lost']}, duplicates {r['duplicates']}, "
+                f"errors {r.get('join_errors', {})}, events while joining {r['events_during_join_and_settle']}")
     if name == "churn":
         return f"errors {r['errors']}, unexpected disconnects {r['unexpected_disconnects']}"
     return f"verification ok {r['verification']['ok']}, outcomes {r['outcomes']}"
