@@ -104,8 +104,9 @@ def checks(name: str, r: dict[str, Any]) -> str:
         return (f"errors {r['error_count']}, membership pairs never seen {view['missing']}, "
                 f"room:userJoined {view['userJoinedEvents']} of which redundant {view['redundant']}")
     if name == "broadcast":
-        return (f"sent {r['sent']} (skipped {r['send_skipped']}), lost {r['lost']}, duplicates {r['duplicates']}, "
-                f"errors {r.get('join_errors', {})}, events while joining {r['events_during_join_and_settle']}")
+        return (f"sent {r['sent']} (skipped {r['send_skipped']}), lost {r['lost']}, "
+                f"duplicates {r['duplicates']}, errors {r.get('join_errors', {})}, "
+                f"events while joining {r['events_during_join_and_settle']}")
     if name == "churn":
         return f"errors {r['errors']}, unexpected disconnects {r['unexpected_disconnects']}"
     return f"verification ok {r['verification']['ok']}, outcomes {r['outcomes']}"
