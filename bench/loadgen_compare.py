@@ -2,11 +2,12 @@
 
 Starts the stack as bin/serve runs it (bench/loadgen_server.py: real redis-server, a Laravel
 stand-in, the media node, the web tier through bin/web with every web pid counted), warms it
-up, runs the issue-10 scenarios with `node` on a copy of ../shared/loadgen, and prints each
-figure beside the Node figure from its BASELINE.md and the ratio (ours / Node).
+up, runs the issue-10 scenarios with `node` on a copy of the protocol load generator (the
+folder given by --loadgen, which this repository does not hold), and prints each figure beside
+the Node server's figure measured with that tool on the same machine type, and the ratio.
 
-    .venv/bin/python bench/loadgen_compare.py                      # all scenarios
-    .venv/bin/python bench/loadgen_compare.py --only connect-join seats --workers 2
+    .venv/bin/python bench/loadgen_compare.py --loadgen PATH                  # all scenarios
+    .venv/bin/python bench/loadgen_compare.py --loadgen PATH --only connect-join seats --workers 2
 
 Absolute figures move with whatever else runs on the machine: each row also shows the
 loadgen's "other processes" CPU (% of one core) during that phase; re-run when it is high.
@@ -26,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_LOADGEN = ROOT.parent / "shared" / "loadgen"
 
-# (figure, Node value, direction: "higher" or "lower" is better) from shared/loadgen/BASELINE.md.
+# (figure, Node value, direction: "higher" or "lower" is better): the Node server measured with the load
+# generator on this machine type (its BASELINE.md).
 NODE = {
     "joins/s (connect-join --n 2000)": (196.0, "higher"),
     "server CPU ms per connect+join": (4.9, "lower"),
@@ -53,10 +54,10 @@ SCENARIOS = {
 }
 
 
-def prepare_loadgen(directory: Path) -> None:
+def prepare_loadgen(source: Path, directory: Path) -> None:
     if not (directory / "node_modules").is_dir():
         shutil.rmtree(directory, ignore_errors=True)
-        shutil.copytree(SHARED_LOADGEN, directory)
+        shutil.copytree(source, directory)
         for path in directory.rglob("*"):
             path.chmod(path.stat().st_mode | 0o200)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, check=True,
@@ -120,10 +121,13 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian", "daphne"], default="uvicorn")
     parser.add_argument("--ws", default="websockets-sansio")
     parser.add_argument("--deflate", action="store_true")
-    parser.add_argument("--loadgen-dir", type=Path, default=Path("/tmp/flylive-loadgen"))
+    parser.add_argument("--loadgen", type=Path, required=True,
+                        help="the protocol load generator's folder (loadgen.js, package-lock.json)")
+    parser.add_argument("--loadgen-dir", type=Path, default=Path("/tmp/flylive-loadgen"),
+                        help="where a writable copy of it is made and npm-installed")
     parser.add_argument("--out", type=Path, default=None, help="append every loadgen result (JSON lines)")
     args = parser.parse_args()
-    prepare_loadgen(args.loadgen_dir)
+    prepare_loadgen(args.loadgen, args.loadgen_dir)
     cmd = [sys.executable, str(ROOT / "bench/loadgen_server.py"), "--seconds", "3600",
            "--server", args.server, "--workers", str(args.workers), "--ws", args.ws,
            *(["--deflate"] if args.deflate else [])]
