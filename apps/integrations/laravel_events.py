@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 
 from apps.realtime.codec import event_frame
 from apps.realtime.redis_client import create_subscriber_redis
+from flylive.cancellation import reraise_if_cancelled
 from flylive.config import AppConfig
 from flylive.js_number import js_number
 from flylive.metrics import LARAVEL_EVENTS_DROPPED, LARAVEL_EVENTS_RECEIVED
@@ -229,6 +230,7 @@ class LaravelEventsSubscriber:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reraise_if_cancelled(exc)
                 self.subscribed.clear()
                 failures += 1
                 if failures == 1 or failures % _LOG_EVERY_FAILURES == 0:
@@ -257,7 +259,8 @@ class LaravelEventsSubscriber:
             data = await self.queue.get()
             try:
                 await self.handle(data)
-            except Exception:
+            except Exception as exc:
+                reraise_if_cancelled(exc)
                 logger.exception("Laravel event delivery failed")
 
     async def handle(self, data: bytes | str) -> int:

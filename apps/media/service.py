@@ -57,6 +57,7 @@ from apps.media.worker_cpu import WorkerCpu
 from apps.media.worker_pool import NoWorkerAvailableError, PooledWorker, WorkerPool
 from apps.realtime.emit import Target
 from apps.realtime.event_registry import ClientError
+from flylive.cancellation import reraise_if_cancelled
 from flylive.js_number import js_number
 
 logger = logging.getLogger(__name__)
@@ -220,7 +221,8 @@ class MediaService:
             await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
             try:
                 await self._heartbeat()
-            except Exception:
+            except Exception as exc:
+                reraise_if_cancelled(exc)
                 logger.exception("media node heartbeat failed")
 
     # -- rooms ----------------------------------------------------------------------------

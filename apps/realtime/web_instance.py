@@ -22,7 +22,6 @@ heartbeat), so the instance is registered again within that long of Redis answer
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -36,6 +35,7 @@ from apps.realtime.dead_instance_sweep import DeadInstanceSweeper
 from apps.realtime.event_registry import SocketSession
 from apps.realtime.instance_keys import INSTANCES_KEY, instance_registered_key
 from apps.realtime.loop_services import RealtimeServices, get_services
+from flylive.cancellation import reraise_if_cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ DeclaredDead = Callable[[str], None]
 Reregistered = Callable[[str], Awaitable[None]]
 
 RETRY_SECONDS = 0.25  # heartbeat retry while Redis fails
+STOP_TIMEOUT_SECONDS = 5.0
 # The `registered` marker outlives any plausible stall; refreshed with every beat.
 REGISTERED_MARKER_TTL_MS = 24 * 3600 * 1000
 STAMPED, SWEPT, REREGISTERED = 1, 0, 2
@@ -91,9 +92,11 @@ class WebInstance:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: a stop must never hang its caller (shutdown, tests), whatever a loop does.
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            for task in stuck:
+                logger.error("web instance %s: %s did not stop", self.id, task.get_name())
         self._tasks = []
 
     async def _stamp(self, *, create: bool) -> int:
@@ -122,6 +125,7 @@ class WebInstance:
                 await self.beat()
                 delay = self.heartbeat_seconds
             except Exception as exc:  # Redis down: retry soon; the sweep threshold spans several beats
+                reraise_if_cancelled(exc)
                 if delay == self.heartbeat_seconds:
                     logger.warning("web instance %s heartbeat failed: %r", self.id, exc)
                 delay = min(RETRY_SECONDS, self.heartbeat_seconds)
@@ -140,6 +144,7 @@ class WebInstance:
             try:
                 await self.sweeper.sweep_once()
             except Exception as exc:
+                reraise_if_cancelled(exc)
                 logger.warning("dead web instance sweep failed: %r", exc)
 
 
