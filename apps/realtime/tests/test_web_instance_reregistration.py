@@ -25,6 +25,13 @@ async def eventually(check, within: float = 2.0) -> None:
 
 
 async def test_an_emptied_redis_means_register_again_not_dead(redis: Redis) -> None:
+    # Bounded, so that a hang shows where it waits (one full-suite run on a loaded machine hung
+    # here until pytest-timeout's 300 s, with no trace of the awaited call).
+    async with asyncio.timeout(60):
+        await _emptied_redis_means_register_again(redis)
+
+
+async def _emptied_redis_means_register_again(redis: Redis) -> None:
     declared: list[str] = []
     reregistered: list[str] = []
 
