@@ -20,6 +20,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from flylive.lua_scripts import lua_text
+
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
@@ -29,8 +31,8 @@ class RedisLock:
         self.key = key
         self.ttl_ms = ttl_ms
         self.token = token or secrets.token_hex(12)
-        self._release = redis.register_script((LUA_DIR / "lock_release.lua").read_text())
-        self._extend = redis.register_script((LUA_DIR / "lock_extend.lua").read_text())
+        self._release = redis.register_script(lua_text(LUA_DIR, "lock_release.lua"))
+        self._extend = redis.register_script(lua_text(LUA_DIR, "lock_extend.lua"))
 
     async def acquire(self) -> bool:
         """Take the lock if nobody holds it (SET NX PX); True when taken."""

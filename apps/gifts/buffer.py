@@ -51,6 +51,7 @@ from apps.integrations.laravel_client import LaravelClient, LaravelError
 from apps.realtime.emit import Socket, Target
 from apps.rooms.session_history import RoomSessionHistory
 from flylive.config import AppConfig
+from flylive.lua_scripts import lua_text
 from flylive.metrics import GIFT_BATCH_SIZE, GIFT_BUFFER_SIZE, GIFTS_PROCESSED
 from flylive.redis_lock import RedisLock
 from flylive.redis_values import as_text
@@ -136,8 +137,8 @@ class GiftBuffer:
         self._store = store
         self.history = history
         self.max_run_seconds = max_run_seconds
-        self._take = redis.register_script((LUA_DIR / "gift_take_batch.lua").read_text())
-        self._finish = redis.register_script((LUA_DIR / "gift_finish_batch.lua").read_text())
+        self._take = redis.register_script(lua_text(LUA_DIR, "gift_take_batch.lua"))
+        self._finish = redis.register_script(lua_text(LUA_DIR, "gift_finish_batch.lua"))
         self._token = secrets.token_hex(4)
         self._batch_seq = 0
 

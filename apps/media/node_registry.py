@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from flylive.lua_scripts import lua_text
 from flylive.redis_values import as_text
 
 MEDIA_NODES_KEY = "media:nodes"
@@ -120,9 +121,9 @@ class NodeRegistry:
     def __init__(self, redis: Redis, *, dead_after_ms: int | None = None) -> None:
         self.redis = redis
         self.dead_after_ms = _default_dead_after_ms() if dead_after_ms is None else dead_after_ms
-        self._place = redis.register_script((LUA_DIR / "room_node_place.lua").read_text())
-        self._release = redis.register_script((LUA_DIR / "room_node_release.lua").read_text())
-        self._claim_dead = redis.register_script((LUA_DIR / "node_claim_dead.lua").read_text())
+        self._place = redis.register_script(lua_text(LUA_DIR, "room_node_place.lua"))
+        self._release = redis.register_script(lua_text(LUA_DIR, "room_node_release.lua"))
+        self._claim_dead = redis.register_script(lua_text(LUA_DIR, "node_claim_dead.lua"))
 
     async def heartbeat(self, node_id: str, info: NodeInfo) -> bool:
         """Write the node's entry; True when there was none (first beat, or the node was declared dead)."""

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from apps.realtime.instance_keys import RECORDED_INSTANCES_KEY, instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
+from flylive.lua_scripts import lua_text
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -34,8 +35,8 @@ class SocketRegistry:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         # register_script: EVALSHA, loading the script once if the server lacks it.
-        self._remove_script = redis.register_script((LUA_DIR / "user_socket_remove.lua").read_text())
-        self._set_room_script = redis.register_script((LUA_DIR / "instance_socket_room.lua").read_text())
+        self._remove_script = redis.register_script(lua_text(LUA_DIR, "user_socket_remove.lua"))
+        self._set_room_script = redis.register_script(lua_text(LUA_DIR, "instance_socket_room.lua"))
 
     async def add(self, user: Mapping[str, Any], sid: str, *, instance_id: str | None = None) -> None:
         """Register a connected socket under its user (only a truthy id, contract 1.6) and instance."""

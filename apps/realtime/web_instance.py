@@ -36,10 +36,11 @@ from apps.realtime.event_registry import SocketSession
 from apps.realtime.instance_keys import INSTANCES_KEY, instance_registered_key
 from apps.realtime.loop_services import RealtimeServices, get_services
 from flylive.cancellation import reraise_if_cancelled
+from flylive.lua_scripts import lua_text
 
 logger = logging.getLogger(__name__)
 
-_HEARTBEAT_LUA = (Path(__file__).resolve().parent / "lua" / "instance_heartbeat.lua").read_text()
+_HEARTBEAT_LUA = lua_text(Path(__file__).resolve().parent / "lua", "instance_heartbeat.lua")
 
 DeclaredDead = Callable[[str], None]
 Reregistered = Callable[[str], Awaitable[None]]

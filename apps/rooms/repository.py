@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,19 +28,17 @@ from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key
 from flylive.js_number import js_number
+from flylive.lua_scripts import lua_text
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 _STATE_CODEC = "_room_state_codec.lua"
 
 
-@cache
 def lua_source(name: str) -> str:
     """A script's text; scripts that rewrite room state get the shared codec prelude."""
-    body = (LUA_DIR / name).read_text()
-    if "encode_room_state" in body:
-        body = (LUA_DIR / _STATE_CODEC).read_text() + "\n" + body
-    return body
+    body = lua_text(LUA_DIR, name)
+    return lua_text(LUA_DIR, name, prelude=_STATE_CODEC) if "encode_room_state" in body else body
 
 
 @dataclass(frozen=True)

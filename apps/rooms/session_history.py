@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from apps.rooms.keys import ROOM_STATE_TTL_SECONDS
+from flylive.lua_scripts import lua_text
 from flylive.redis_values import as_text
 
 logger = logging.getLogger(__name__)
@@ -100,9 +101,9 @@ class RoomSessionHistory:
     def __init__(self, redis: Redis, *, ttl_seconds: int = ROOM_STATE_TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        self._joined = redis.register_script((LUA_DIR / "session_joined.lua").read_text())
-        self._count = redis.register_script((LUA_DIR / "session_count.lua").read_text())
-        self._close = redis.register_script((LUA_DIR / "session_close.lua").read_text())
+        self._joined = redis.register_script(lua_text(LUA_DIR, "session_joined.lua"))
+        self._count = redis.register_script(lua_text(LUA_DIR, "session_count.lua"))
+        self._close = redis.register_script(lua_text(LUA_DIR, "session_close.lua"))
         self._writes: set[asyncio.Task[None]] = set()
 
     async def room_joined(self, room_id: str, *, created: bool, participant_count: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from apps.realtime.event_registry import ClientError
 from apps.seats import keys
 from apps.seats.schemas import SeatView
 from flylive.js_number import js_number
+from flylive.lua_scripts import lua_text
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -32,9 +32,8 @@ class SeatError(ClientError):
     """A seat operation refused with the contract's text ("Seat is locked", ...)."""
 
 
-@cache
 def lua_source(name: str) -> str:
-    return (LUA_DIR / _PRELUDE).read_text() + "\n" + (LUA_DIR / name).read_text()
+    return lua_text(LUA_DIR, name, prelude=_PRELUDE)
 
 
 def _user_id(raw: Any) -> int | float | None:
