@@ -141,32 +141,20 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above is the one log format
-# A run that waited in the queue longer than its period is dropped (`expires`): the next one
-# is already due, so a busy or restarted worker never works through a backlog of stale runs.
-_AUTO_CLOSE_SECONDS = _config.ROOM_AUTO_CLOSE_POLL_INTERVAL_MS / 1000
-_LOST_ROOMS_SECONDS = _config.MEDIA_LOST_ROOMS_POLL_INTERVAL_MS / 1000
-_SWEEP_SECONDS = _config.WEB_INSTANCE_SWEEP_INTERVAL_MS / 1000
-_INVITE_SWEEP_SECONDS = _config.SEAT_INVITE_SWEEP_INTERVAL_MS / 1000
-_GIFT_FLUSH_SECONDS = _config.GIFT_BUFFER_FLUSH_INTERVAL_MS / 1000
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "rooms.auto_close_idle_rooms": {
-        "task": "rooms.auto_close_idle_rooms", "schedule": _AUTO_CLOSE_SECONDS,
-        "options": {"expires": _AUTO_CLOSE_SECONDS},
-    },
-    "rooms.close_lost_media_rooms": {
-        "task": "rooms.close_lost_media_rooms", "schedule": _LOST_ROOMS_SECONDS,
-        "options": {"expires": _LOST_ROOMS_SECONDS},
-    },
-    "seats.expire_invites": {
-        "task": "seats.expire_invites", "schedule": _INVITE_SWEEP_SECONDS,
-        "options": {"expires": _INVITE_SWEEP_SECONDS},
-    },
-    "gifts.flush_gift_buffer": {
-        "task": "gifts.flush_gift_buffer", "schedule": _GIFT_FLUSH_SECONDS,
-        "options": {"expires": _GIFT_FLUSH_SECONDS},
-    },
-    "realtime.sweep_dead_web_instances": {
-        "task": "realtime.sweep_dead_web_instances", "schedule": _SWEEP_SECONDS,
-        "options": {"expires": _SWEEP_SECONDS},
-    },
-}
+
+
+def _every(task: str, interval_ms: int) -> tuple[str, dict[str, object]]:
+    """A beat entry for `task`. A run that waited in the queue longer than its period is dropped
+    (`expires`): the next one is already due, so a busy or restarted worker never works through
+    a backlog of stale runs."""
+    seconds = interval_ms / 1000
+    return task, {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = dict([
+    _every("rooms.auto_close_idle_rooms", _config.ROOM_AUTO_CLOSE_POLL_INTERVAL_MS),
+    _every("rooms.close_lost_media_rooms", _config.MEDIA_LOST_ROOMS_POLL_INTERVAL_MS),
+    _every("seats.expire_invites", _config.SEAT_INVITE_SWEEP_INTERVAL_MS),
+    _every("gifts.flush_gift_buffer", _config.GIFT_BUFFER_FLUSH_INTERVAL_MS),
+    _every("realtime.sweep_dead_web_instances", _config.WEB_INSTANCE_SWEEP_INTERVAL_MS),
+])
