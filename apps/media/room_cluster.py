@@ -169,6 +169,9 @@ class RoomMediaCluster:
         self.consumers: dict[str, ConsumerEntry] = {}
         self.closed = False
         self._reserved: dict[str, int] = {}  # sid -> transports being created
+        # The rooms app asked to release this room while media was still in use (the last member's
+        # socket release still on its way): it goes when a socket release leaves it unused.
+        self.release_wanted = False
         self._topology = asyncio.Lock()  # slots and piping change together
         self._tasks: set[asyncio.Task[Any]] = set()
         # The room across nodes (None: every listener stays here).

@@ -291,7 +291,10 @@ class MediaService:
         cluster = self.clusters.get(room_id)
         if cluster is not None:
             if only_if_idle and cluster.in_use():
-                logger.debug("room %s: release skipped, media was made in it again", room_id)
+                # The last member's own socket release may still be on its way: the room goes
+                # when that release leaves it without media (see _socket_release).
+                cluster.release_wanted = True
+                logger.debug("room %s: release deferred, media still in use", room_id)
                 return
             del self.clusters[room_id]  # requests from now on get a fresh cluster or `not found`
             await cluster.close()
@@ -364,6 +367,9 @@ class MediaService:
         for cluster in (self.clusters.get(req.roomId), self.spans.get(req.roomId)):
             if cluster is not None:
                 await cluster.release_socket(req.sid, req.epoch)
+        home = self.clusters.get(req.roomId)
+        if home is not None and home.release_wanted and not home.in_use():
+            await self._drop_room(req.roomId, only_if_idle=True)
         return rpc.Empty()
 
     async def _user_set_paused(self, req: rpc.UserProducersPausedRequest) -> rpc.Count:

@@ -135,6 +135,18 @@ async def test_a_release_keeps_a_room_someone_made_media_in_again(node: Node) ->
     assert _live_routers(node) == 2  # source + distribution router, both kept
 
 
+async def test_a_release_ahead_of_the_last_members_socket_release_still_closes_the_room(node: Node) -> None:
+    """The rooms app's release and the last socket's own release travel apart: when the room's
+    release arrives first (media still in use), the socket release that empties it closes it."""
+    await gateway.create_transport("r5", "s1", 1, "consumer", epoch=1)
+    await gateway.release_room_media("r5")
+    await asyncio.sleep(0.2)
+    assert "r5" in node.service.clusters  # still in use: kept for now
+    await gateway.release_socket_media("r5", "s1", 1)
+    assert await eventually(lambda: "r5" not in node.service.clusters)
+    assert await eventually(lambda: _live_routers(node) == 0)
+
+
 async def test_a_first_transport_racing_the_release_gets_a_fresh_cluster(
     node: Node, media_redis: Redis, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
