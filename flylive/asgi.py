@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from flylive.config import default_settings_module, get_config
-from flylive.redis_sentinel import require_sentinels
+from flylive.redis_cluster import require_redis_topology
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())  # from NODE_ENV
 
@@ -21,7 +21,7 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()  # sets Django up before anything imports models
 
-require_sentinels(get_config())  # a Sentinel that does not answer stops the web process's start-up
+require_redis_topology(get_config())  # a Sentinel or Cluster that does not answer stops start-up
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

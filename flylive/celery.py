@@ -15,10 +15,10 @@ from celery import Celery
 
 from apps.realtime.redis_client import sentinel_kwargs
 from flylive.config import SETTINGS_MODULES, AppConfig, get_config
-from flylive.redis_sentinel import require_sentinels
+from flylive.redis_cluster import require_redis_topology
 
 _config = get_config()
-require_sentinels(_config)  # worker and beat: a Sentinel that does not answer stops start-up
+require_redis_topology(_config)  # worker and beat: a Sentinel or Cluster that does not answer stops start-up
 # The environment's settings module, as the other entry points pick it: under
 # NODE_ENV=production that is flylive.settings.prod (DEBUG off), never dev.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULES[_config.NODE_ENV])

@@ -57,6 +57,13 @@ class AppConfig(BaseSettings):
     # host:port) under this master name, for every Redis client; REDIS_HOST/REDIS_PORT are then unused.
     REDIS_SENTINEL_NODES: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
     REDIS_SENTINEL_MASTER: str | None = None
+    # Comma list of Redis Cluster nodes (host:port): the server's state goes to that Cluster (every
+    # key carries a hash tag; REDIS_DB is unused: a Cluster has database 0 only). The channel layer
+    # and Celery's broker, which cannot use a Cluster, stay on REDIS_HOST (or Sentinel).
+    REDIS_CLUSTER_NODES: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
+    # Comma list of plain Redis servers (host:port) the channel layer shards its channels and groups
+    # over (channels_redis, consistent hashing); unset: the one Redis above. Not with Sentinel.
+    CHANNEL_LAYER_REDIS_NODES: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
 
     JWT_SECRET: str = Field(min_length=32)
     JWT_MAX_AGE_SECONDS: int = Field(86400, gt=0)
@@ -157,9 +164,10 @@ class AppConfig(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return tuple(value)  # type: ignore[arg-type]
 
-    @field_validator("REDIS_SENTINEL_NODES", mode="before")
+    @field_validator("REDIS_SENTINEL_NODES", "REDIS_CLUSTER_NODES", "CHANNEL_LAYER_REDIS_NODES",
+                     mode="before")
     @classmethod
-    def _parse_sentinel_nodes(cls, value: object) -> object:
+    def _parse_nodes(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
         nodes = []
@@ -221,6 +229,9 @@ class AppConfig(BaseSettings):
             raise ValueError("REDIS_SENTINEL_NODES: is required with REDIS_SENTINEL_MASTER")
         if self.REDIS_SENTINEL_NODES and self.REDIS_TLS:
             raise ValueError("REDIS_TLS: is not supported with REDIS_SENTINEL_NODES")
+        if self.REDIS_SENTINEL_NODES and self.CHANNEL_LAYER_REDIS_NODES:
+            raise ValueError("CHANNEL_LAYER_REDIS_NODES: is not supported with REDIS_SENTINEL_NODES "
+                             "(the channel layer follows the Sentinels' primary)")
         return self
 
     @model_validator(mode="after")
@@ -254,6 +265,11 @@ class AppConfig(BaseSettings):
         if self.REDIS_PASSWORD:
             auth = f"{self.REDIS_USERNAME or ''}:{self.REDIS_PASSWORD}@"
         return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+    @property
+    def redis_cluster(self) -> bool:
+        """Whether the server's state lives on a Redis Cluster (REDIS_CLUSTER_NODES)."""
+        return bool(self.REDIS_CLUSTER_NODES)
 
     @property
     def redis_sentinel(self) -> bool:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from flylive.lua_scripts import lua_text
+from flylive.redis_types import AsyncRedis
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 class RedisLock:
-    def __init__(self, redis: Redis, key: str, *, ttl_ms: int, token: str | None = None) -> None:
+    def __init__(self, redis: AsyncRedis, key: str, *, ttl_ms: int, token: str | None = None) -> None:
         self.redis = redis
         self.key = key
         self.ttl_ms = ttl_ms

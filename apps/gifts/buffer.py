@@ -42,8 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
 from apps.gifts import keys
 from apps.gifts.dead_letters import DeadLetter, store_dead_letters
 from apps.gifts.schemas import GiftError, GiftTransaction
@@ -54,6 +52,7 @@ from flylive.config import AppConfig
 from flylive.lua_scripts import lua_text
 from flylive.metrics import GIFT_BATCH_SIZE, GIFT_BUFFER_SIZE, GIFTS_PROCESSED
 from flylive.redis_lock import RedisLock
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 logger = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ class FlushReport:
 
 
 class GiftBuffer:
-    def __init__(self, redis: Redis, *, laravel: LaravelClient, emit: Emit, batch_size: int = 100,
+    def __init__(self, redis: AsyncRedis, *, laravel: LaravelClient, emit: Emit, batch_size: int = 100,
                  max_retries: int = 3, lock_ttl_ms: int = 5000,
                  store: StoreDeadLetters = store_dead_letters,
                  history: RoomSessionHistory | None = None,
@@ -143,7 +142,7 @@ class GiftBuffer:
         self._batch_seq = 0
 
     @classmethod
-    def from_config(cls, config: AppConfig, redis: Redis, *, laravel: LaravelClient, emit: Emit,
+    def from_config(cls, config: AppConfig, redis: AsyncRedis, *, laravel: LaravelClient, emit: Emit,
                     history: RoomSessionHistory | None = None) -> GiftBuffer:
         return cls(redis, laravel=laravel, emit=emit, batch_size=config.GIFT_BATCH_SIZE,
                    max_retries=config.GIFT_MAX_RETRIES, lock_ttl_ms=config.GIFT_FLUSH_LOCK_TTL_MS,
@@ -153,10 +152,11 @@ class GiftBuffer:
 
     async def enqueue(self, tx: GiftTransaction) -> None:
         """Queue one transaction (and count it in its room's session) in one round trip."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # Not a transaction: the buffer and the room's session are two slots on a Cluster.
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(keys.PENDING_KEY, _dumps(tx))
             if self.history is not None:
-                await self.history.count_in(pipe, tx["room_id"], "gifts")
+                self.history.count_in(pipe, tx["room_id"], "gifts")
             await pipe.execute()
 
     async def pending(self) -> int:

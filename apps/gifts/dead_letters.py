@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from redis import Redis as SyncRedis
+from redis.cluster import RedisCluster as SyncRedisCluster
 
 from apps.gifts.keys import PENDING_KEY
 
@@ -51,7 +52,7 @@ async def store_dead_letters(letters: Sequence[DeadLetter], last_error: str) -> 
         await sync_to_async(_store)(list(letters), last_error)
 
 
-def replay_dead_letters(redis: SyncRedis, *, ids: Iterable[int] | None = None) -> int:
+def replay_dead_letters(redis: SyncRedis | SyncRedisCluster, *, ids: Iterable[int] | None = None) -> int:
     """Queue dead-lettered transactions again (all, or the rows with these primary keys) and
     delete their rows; how many were queued."""
     from django.db import transaction

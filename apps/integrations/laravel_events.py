@@ -38,14 +38,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from apps.realtime.codec import event_frame
 from apps.realtime.redis_client import create_subscriber_redis
 from flylive.cancellation import reraise_if_cancelled
 from flylive.config import AppConfig
 from flylive.js_number import js_number
 from flylive.metrics import LARAVEL_EVENTS_DROPPED, LARAVEL_EVENTS_RECEIVED
+from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ class LocalDelivery:
         return delivered
 
 
-RedisFactory = Callable[[], Redis]
+RedisFactory = Callable[[], AsyncRedis]
 
 
 class LaravelEventsSubscriber:
@@ -182,7 +181,7 @@ class LaravelEventsSubscriber:
 
     @classmethod
     def from_config(cls, config: AppConfig, delivery: LocalDelivery | None = None) -> LaravelEventsSubscriber:
-        def redis_factory() -> Redis:
+        def redis_factory() -> AsyncRedis:
             return create_subscriber_redis(config)  # a subscribed connection can do nothing else
 
         return cls(config.MSAB_EVENTS_CHANNEL, redis_factory, delivery or LocalDelivery.for_this_process(),
@@ -241,7 +240,7 @@ class LaravelEventsSubscriber:
             await asyncio.sleep(min(failures * RECONNECT_STEP_SECONDS, RECONNECT_MAX_SECONDS))
 
     @staticmethod
-    async def _close(pubsub: Any, redis: Redis) -> None:
+    async def _close(pubsub: Any, redis: AsyncRedis) -> None:
         await pubsub.aclose()
         await redis.aclose()
 

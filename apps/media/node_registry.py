@@ -1,12 +1,14 @@
 """Media nodes in Redis: who is alive and how loaded (`media:nodes`), and which node hosts a room.
 
-- `media:nodes`              hash nodeId -> JSON NodeInfo, rewritten by each node's heartbeat;
+Hash tags: a room's keys share the room's slot on a Redis Cluster; the registry and the nodes'
+room indexes share `{media}` (the dead-node claim reads both in one script).
+- `{media}:nodes`            hash nodeId -> JSON NodeInfo, rewritten by each node's heartbeat;
                              an entry older than MEDIA_NODE_DEAD_AFTER_MS is a dead node.
 - `room:{roomId}:media_node` the node that hosts the room's media; written with a
                              compare-and-set so concurrent first transports on several web
                              processes agree, and replaced only when that node is dead; its TTL
                              is renewed by every media request for the room.
-- `media:node:{nodeId}:rooms` set of the rooms placed on that node (kept by the place and
+- `{media}:node:<nodeId>:rooms` set of the rooms placed on that node (kept by the place and
                              release scripts): what a node found dead gives up (reports.py).
 """
 
@@ -18,12 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
-from flylive.lua_scripts import lua_text
+from flylive.lua_scripts import lua_text, queue_script
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
-MEDIA_NODES_KEY = "media:nodes"
+MEDIA_NODES_KEY = "{media}:nodes"
 # Fallback when no threshold is passed in (MEDIA_NODE_DEAD_AFTER_MS's default).
 NODE_DEAD_AFTER_MS = 10_000
 HEARTBEAT_INTERVAL_SECONDS = 2.0
@@ -35,16 +36,16 @@ LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 def room_node_key(room_id: str) -> str:
-    return f"room:{room_id}:media_node"
+    return f"room:{{{room_id}}}:media_node"
 
 
 def node_rooms_key(node_id: str) -> str:
-    return f"media:node:{node_id}:rooms"
+    return f"{{media}}:node:{node_id}:rooms"
 
 
 def room_producers_key(room_id: str) -> str:
     """Hash producerId -> userId (JS number) of the room's live producers (read by room:join)."""
-    return f"room:{room_id}:producers"
+    return f"room:{{{room_id}}}:producers"
 
 
 def node_channel(node_id: str) -> str:
@@ -118,7 +119,7 @@ def _default_dead_after_ms() -> int:
 class NodeRegistry:
     """Reads and writes the media node registry and room placement."""
 
-    def __init__(self, redis: Redis, *, dead_after_ms: int | None = None) -> None:
+    def __init__(self, redis: AsyncRedis, *, dead_after_ms: int | None = None) -> None:
         self.redis = redis
         self.dead_after_ms = _default_dead_after_ms() if dead_after_ms is None else dead_after_ms
         self._place = redis.register_script(lua_text(LUA_DIR, "room_node_place.lua"))
@@ -169,9 +170,17 @@ class NodeRegistry:
         return (None if node_id is None else as_text(node_id)), self._live(raw, now_ms)
 
     async def place_room(self, room_id: str, candidate: str, *, replacing_dead: str | None) -> str:
-        """Record `candidate` as the room's node unless another live choice is there; return the holder."""
-        holder = await self._place(keys=[room_node_key(room_id), node_rooms_key(candidate)],
-                                   args=[candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS, room_id])
+        """Record `candidate` as the room's node unless another live choice is there; return the holder.
+
+        The candidate's room index (another Cluster slot than the room's key) gets the room in the
+        same round trip, and loses it again when another node holds the room."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            queue_script(pipe, self._place, [room_node_key(room_id)],
+                         [candidate, replacing_dead or "", ROOM_NODE_TTL_SECONDS])
+            pipe.sadd(node_rooms_key(candidate), room_id)
+            holder, _ = await pipe.execute()
+        if as_text(holder) != candidate:
+            await self.redis.srem(node_rooms_key(candidate), room_id)
         return as_text(holder)
 
     async def keep_rooms_placed(self, room_ids: list[str]) -> None:
@@ -183,7 +192,11 @@ class NodeRegistry:
             await pipe.execute()
 
     async def release_room(self, room_id: str, node_id: str) -> None:
-        await self._release(keys=[room_node_key(room_id), node_rooms_key(node_id)], args=[node_id, room_id])
+        """Give the room up if `node_id` holds it, and drop it from that node's room index."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            queue_script(pipe, self._release, [room_node_key(room_id)], [node_id])
+            pipe.srem(node_rooms_key(node_id), room_id)
+            await pipe.execute()
 
 
 def least_loaded(nodes: dict[str, NodeInfo]) -> str | None:

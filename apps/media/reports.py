@@ -19,13 +19,12 @@ import json
 import logging
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from apps.media.node_registry import NodeRegistry, room_producers_key
+from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
 
-REPORTS_KEY = "media:reports"
+REPORTS_KEY = "{media}:reports"
 WORKER_DIED = "worker_died"
 # A dead node's rooms are reported with the contract's word for lost media (PROTOCOL.md 4.3).
 NODE_LOST = WORKER_DIED
@@ -39,7 +38,7 @@ class RoomsLost:
     reason: str  # "worker_died"
 
 
-async def publish_rooms_lost(redis: Redis, node_id: str, room_ids: list[str] | tuple[str, ...],
+async def publish_rooms_lost(redis: AsyncRedis, node_id: str, room_ids: list[str] | tuple[str, ...],
                              reason: str = WORKER_DIED) -> None:
     """The node lost these rooms' media (already closed locally): queue the report for the rooms app."""
     if not room_ids:
@@ -58,7 +57,7 @@ def _parse(raw: bytes | str) -> RoomsLost | None:
         return None
 
 
-async def _pop_reports(redis: Redis) -> list[RoomsLost]:
+async def _pop_reports(redis: AsyncRedis) -> list[RoomsLost]:
     reports: list[RoomsLost] = []
     while True:
         # LPOP with a count is atomic: concurrent callers never get the same entry.
@@ -70,7 +69,7 @@ async def _pop_reports(redis: Redis) -> list[RoomsLost]:
             return reports
 
 
-async def _claim_dead_nodes(redis: Redis, now_ms: int) -> list[RoomsLost]:
+async def _claim_dead_nodes(redis: AsyncRedis, now_ms: int) -> list[RoomsLost]:
     registry = NodeRegistry(redis)
     lost: list[RoomsLost] = []
     for node_id in await registry.dead_nodes(now_ms):
@@ -86,7 +85,7 @@ async def _claim_dead_nodes(redis: Redis, now_ms: int) -> list[RoomsLost]:
     return lost
 
 
-async def take_lost_rooms(redis: Redis, *, now_ms: int) -> list[RoomsLost]:
+async def take_lost_rooms(redis: AsyncRedis, *, now_ms: int) -> list[RoomsLost]:
     """Every report not taken yet, plus the rooms of nodes found dead now; each exactly once."""
     reports = await _pop_reports(redis)
     return reports + await _claim_dead_nodes(redis, now_ms)

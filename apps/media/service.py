@@ -33,8 +33,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
-
 from apps.media import rpc_contract as rpc
 from apps.media.gateway import MediaRpcClient
 from apps.media.media_objects import CreateWorker
@@ -59,6 +57,7 @@ from apps.realtime.emit import Target
 from apps.realtime.event_registry import ClientError
 from flylive.cancellation import reraise_if_cancelled
 from flylive.js_number import js_number
+from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class MediaService:
         self,
         settings: MediaSettings,
         *,
-        redis: Redis,
+        redis: AsyncRedis,
         channel_layer: Any,
         node_id: str | None = None,
         emit: Emit = _default_emit,

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from apps.realtime.claims import UserClaims
 from apps.realtime.tokens import InvalidToken, revocation_key, verify_token
 from flylive.config import AppConfig
 from flylive.metrics import AUTH_ATTEMPTS
+from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _js_truthy(value: Any) -> bool:
     return True
 
 
-async def authenticate(handshake: Handshake, *, config: AppConfig, redis: Redis) -> dict[str, Any]:
+async def authenticate(handshake: Handshake, *, config: AppConfig, redis: AsyncRedis) -> dict[str, Any]:
     """The socket's user (the 16 claims), or HandshakeRejected with the contract's text."""
     try:
         user = await _authenticate(handshake, config, redis)
@@ -80,7 +80,7 @@ async def authenticate(handshake: Handshake, *, config: AppConfig, redis: Redis)
     return user
 
 
-async def _authenticate(handshake: Handshake, config: AppConfig, redis: Redis) -> dict[str, Any]:
+async def _authenticate(handshake: Handshake, config: AppConfig, redis: AsyncRedis) -> dict[str, Any]:
     if handshake.origin is not None and handshake.origin not in config.CORS_ORIGINS:
         raise HandshakeRejected(ORIGIN_NOT_ALLOWED, "origin_blocked")
 

@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.realtime.redis_client import primary_kwargs, sentinel_kwargs
-from flylive.config import get_config
+from flylive.config import AppConfig, get_config
 from flylive.metrics import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,26 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
         self._shards = [_FanOutShardConnection(host, self) for host in decode_hosts(kwargs.get("hosts"))]
 
 
+def configured_hosts() -> list[dict[str, Any]]:
+    """The channel layer's shards: CHANNEL_LAYER_REDIS_NODES (one plain Redis each, with the
+    configured credentials and database), else the configured Redis alone. Never the Cluster of
+    REDIS_CLUSTER_NODES: channels_redis cannot use one."""
+    config = get_config()
+    if not config.CHANNEL_LAYER_REDIS_NODES:
+        return [configured_host()]
+    return [_host_entry(config, host, port) for host, port in config.CHANNEL_LAYER_REDIS_NODES]
+
+
+def _host_entry(config: AppConfig, host: str, port: int) -> dict[str, Any]:
+    scheme = "rediss" if config.REDIS_TLS else "redis"
+    entry: dict[str, Any] = {"address": f"{scheme}://{host}:{port}/{config.REDIS_DB}"}
+    if config.REDIS_PASSWORD:
+        entry["password"] = config.REDIS_PASSWORD
+        if config.REDIS_USERNAME:
+            entry["username"] = config.REDIS_USERNAME
+    return entry
+
+
 def configured_host() -> dict[str, Any]:
     """channels_redis's host entry for the configured Redis (address, then credentials apart;
     with REDIS_SENTINEL_NODES the Sentinels and master name, which its create_pool follows)."""
@@ -126,19 +146,13 @@ def configured_host() -> dict[str, Any]:
     if config.redis_sentinel:
         return {"sentinels": list(config.REDIS_SENTINEL_NODES), "master_name": config.REDIS_SENTINEL_MASTER,
                 "sentinel_kwargs": sentinel_kwargs(), **primary_kwargs(config)}
-    scheme = "rediss" if config.REDIS_TLS else "redis"
-    host: dict[str, Any] = {"address": f"{scheme}://{config.REDIS_HOST}:{config.REDIS_PORT}/{config.REDIS_DB}"}
-    if config.REDIS_PASSWORD:
-        host["password"] = config.REDIS_PASSWORD
-        if config.REDIS_USERNAME:
-            host["username"] = config.REDIS_USERNAME
-    return host
+    return _host_entry(config, config.REDIS_HOST, config.REDIS_PORT)
 
 
 class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
     def __init__(self, *args: Any, hosts: list[Any] | None = None,
                  call_timeout: float = CHANNEL_LAYER_TIMEOUT_SECONDS, **kwargs: Any) -> None:
-        super().__init__(*args, hosts=hosts if hosts else [configured_host()], **kwargs)
+        super().__init__(*args, hosts=hosts if hosts else configured_hosts(), **kwargs)
         self.call_timeout = call_timeout
         # Publishers per event loop, one pooled client per shard host (see `_publish`).
         self._publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Redis]] = (

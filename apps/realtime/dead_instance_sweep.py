@@ -20,8 +20,6 @@ import logging
 import uuid
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from apps.realtime.correlation import correlation_id_var
 from apps.realtime.event_registry import DisconnectHook, SocketSession
 from apps.realtime.instance_keys import (
@@ -33,6 +31,7 @@ from apps.realtime.instance_keys import (
 )
 from apps.realtime.socket_cleanup import run_disconnect_cleanup
 from apps.realtime.socket_registry import SocketRegistry
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 logger = logging.getLogger(__name__)
@@ -40,13 +39,13 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH_SIZE = 32  # sockets cleaned concurrently; the claim is refreshed between batches
 
 
-async def redis_now_ms(redis: Redis) -> int:
+async def redis_now_ms(redis: AsyncRedis) -> int:
     seconds, micros = await redis.time()
     return int(seconds) * 1000 + int(micros) // 1000
 
 
 class DeadInstanceSweeper:
-    def __init__(self, redis: Redis, registry: SocketRegistry, *, dead_after_ms: int,
+    def __init__(self, redis: AsyncRedis, registry: SocketRegistry, *, dead_after_ms: int,
                  claim_ttl_ms: int | None = None, own_id: str | None = None,
                  hooks: list[DisconnectHook] | None = None, batch_size: int = SWEEP_BATCH_SIZE) -> None:
         self.redis = redis
@@ -118,7 +117,9 @@ class DeadInstanceSweeper:
                 break
         if await self.redis.hlen(sockets_key):
             return False  # some cleanup failed: those records stay for the next sweep
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # Not a transaction (the index and the instance's records are two slots on a Cluster):
+        # a sweep cut short here leaves the entry, and the next sweep finishes the job.
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hdel(INSTANCES_KEY, instance_id)
             pipe.srem(RECORDED_INSTANCES_KEY, instance_id)
             pipe.delete(sockets_key, instance_rooms_key(instance_id))

@@ -14,23 +14,22 @@ import asyncio
 import weakref
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from apps.realtime.ratelimit import FixedWindowRateLimiter
 from apps.realtime.redis_client import create_redis
 from apps.realtime.socket_registry import SocketRegistry
 from flylive.config import AppConfig, get_config
+from flylive.redis_types import AsyncRedis
 
 
 @dataclass(frozen=True)
 class RealtimeServices:
     config: AppConfig
-    redis: Redis
+    redis: AsyncRedis
     sockets: SocketRegistry
     rate_limiter: FixedWindowRateLimiter
 
     @classmethod
-    def build(cls, config: AppConfig, redis: Redis | None = None) -> RealtimeServices:
+    def build(cls, config: AppConfig, redis: AsyncRedis | None = None) -> RealtimeServices:
         client = redis if redis is not None else create_redis(config)
         return cls(config, client, SocketRegistry(client), FixedWindowRateLimiter(client))
 
@@ -48,7 +47,7 @@ def get_services() -> RealtimeServices:
     return services
 
 
-def get_redis() -> Redis:
+def get_redis() -> AsyncRedis:
     return get_services().redis
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from flylive.redis_types import AsyncRedis
 
 
 class FixedWindowRateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: AsyncRedis) -> None:
         self._redis = redis
 
     async def allow(self, bucket: str, user_key: str, *, limit: int, window_seconds: int) -> bool:

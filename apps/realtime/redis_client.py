@@ -8,6 +8,11 @@ it opens a connection (redis-py's Sentinel pools), so a failover is followed: ca
 primary fail as in any Redis outage, and the next connections go to the promoted replica. The
 channel layer (`apps.realtime.channel_layer.configured_host`) and Celery's broker
 (flylive/celery.py) build theirs from the same variables.
+
+With REDIS_CLUSTER_NODES the state clients here (`create_redis`, `create_subscriber_redis`,
+`create_sync_redis`) are Redis Cluster clients, which route each command to its key's slot and
+follow slot moves and failovers; the channel layer and Celery's broker stay on REDIS_HOST (or
+Sentinel): neither can use a Cluster.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from typing import Any, TypeVar
 
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.cluster import ClusterNode as SyncClusterNode
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.sentinel import Sentinel as SyncSentinel
 
 from flylive.config import AppConfig
+from flylive.redis_types import AsyncRedis
 
 # Connections per process and loop. A burst of handshakes waits for a free one
 # (BlockingConnectionPool) instead of failing with MaxConnectionsError, which would
@@ -30,6 +39,9 @@ REDIS_POOL_SIZE = 64
 REDIS_POOL_WAIT_SECONDS = 5
 # Asking a Sentinel where the primary is: one that does not answer soon is skipped for the next.
 SENTINEL_TIMEOUT_SECONDS = 2.0
+# A Cluster client keeps a pool per node and fails a command (MaxConnectionsError) rather than
+# wait when that pool is full, so its bound is set well above a burst's need.
+CLUSTER_CONNECTIONS_PER_NODE = 512
 
 
 class _SentinelPool(SentinelConnectionPool):
@@ -62,8 +74,23 @@ def _sentinel_pool(pool_class: type[_Pool], config: AppConfig, **options: Any) -
     return pool_class(config.REDIS_SENTINEL_MASTER, sentinel, **primary_kwargs(config), **options)
 
 
-def create_redis(config: AppConfig) -> Redis:
+def cluster_options(config: AppConfig) -> dict[str, Any]:
+    """What a Cluster client needs besides its nodes and timeouts (database 0: a Cluster has no other)."""
+    return {"username": config.REDIS_USERNAME, "password": config.REDIS_PASSWORD, "ssl": config.REDIS_TLS}
+
+
+def _create_cluster(config: AppConfig, **options: Any) -> RedisCluster:
+    nodes = [ClusterNode(host, port) for host, port in config.REDIS_CLUSTER_NODES]
+    return RedisCluster(startup_nodes=nodes, **cluster_options(config), **options)
+
+
+def create_redis(config: AppConfig) -> AsyncRedis:
     """The contract's client settings: connect timeout 10 s, command timeout 5 s, 3 retries."""
+    if config.redis_cluster:
+        return _create_cluster(
+            config, decode_responses=True, socket_connect_timeout=10, socket_timeout=5,
+            max_connections=CLUSTER_CONNECTIONS_PER_NODE, health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), 3))
     options: dict[str, Any] = {
         "max_connections": REDIS_POOL_SIZE,
         "timeout": REDIS_POOL_WAIT_SECONDS,
@@ -81,18 +108,25 @@ def create_redis(config: AppConfig) -> Redis:
     return Redis(connection_pool=pool)
 
 
-def create_subscriber_redis(config: AppConfig) -> Redis:
+def create_subscriber_redis(config: AppConfig) -> AsyncRedis:
     """A client of its own for a subscription (a subscribed connection can do nothing else);
-    closing it closes its pool. Replies are bytes."""
+    closing it closes its pool. Replies are bytes. On a Cluster every node hears every PUBLISH,
+    so the subscription goes to any node the client picks."""
     options: dict[str, Any] = {"socket_connect_timeout": 10, "health_check_interval": 30}
+    if config.redis_cluster:
+        return _create_cluster(config, **options)
     if config.redis_sentinel:
         return Redis.from_pool(_sentinel_pool(_SentinelPool, config, **options))
     return Redis.from_url(config.redis_url, **options)
 
 
-def create_sync_redis(config: AppConfig) -> redis.Redis:
+def create_sync_redis(config: AppConfig) -> redis.Redis | SyncRedisCluster:
     """A blocking client for sync code (admin actions, management commands); `close()` it."""
     options: dict[str, Any] = {"socket_connect_timeout": 10, "socket_timeout": 5}
+    if config.redis_cluster:
+        nodes = [SyncClusterNode(host, port)  # type: ignore[no-untyped-call]
+                 for host, port in config.REDIS_CLUSTER_NODES]
+        return SyncRedisCluster(startup_nodes=nodes, **cluster_options(config), **options)
     if config.redis_sentinel:
         sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
             list(config.REDIS_SENTINEL_NODES), sentinel_kwargs=sentinel_kwargs())

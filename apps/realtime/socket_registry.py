@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
 from apps.realtime.instance_keys import RECORDED_INSTANCES_KEY, instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
 from flylive.lua_scripts import lua_text
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -32,10 +31,9 @@ def socket_record(user: Mapping[str, Any]) -> str:
 
 
 class SocketRegistry:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: AsyncRedis) -> None:
         self._redis = redis
         # register_script: EVALSHA, loading the script once if the server lacks it.
-        self._remove_script = redis.register_script(lua_text(LUA_DIR, "user_socket_remove.lua"))
         self._set_room_script = redis.register_script(lua_text(LUA_DIR, "instance_socket_room.lua"))
 
     async def add(self, user: Mapping[str, Any], sid: str, *, instance_id: str | None = None) -> None:
@@ -43,7 +41,8 @@ class SocketRegistry:
         user_id = user.get("id")
         if not user_id and instance_id is None:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # Not a transaction: the user's set and the instance's records are two slots on a Cluster.
+        async with self._redis.pipeline(transaction=False) as pipe:
             if user_id:
                 key = user_sockets_key(user_id)
                 pipe.sadd(key, sid)
@@ -57,9 +56,9 @@ class SocketRegistry:
         """Unregister a socket that is gone (from its user's set and its instance's records)."""
         if not user_id and instance_id is None:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             if user_id:
-                await self._remove_script(keys=[user_sockets_key(user_id)], args=[sid], client=pipe)
+                pipe.srem(user_sockets_key(user_id), sid)  # Redis deletes a set its last SREM empties
             if instance_id is not None:
                 pipe.hdel(instance_sockets_key(instance_id), sid)
                 pipe.hdel(instance_rooms_key(instance_id), sid)

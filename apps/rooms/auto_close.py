@@ -46,7 +46,9 @@ async def auto_close_pass(service: RoomService, *, refresh_media: RefreshMedia |
     if not await lock.acquire():
         return AutoCloseReport(ran=False)
     try:
-        room_ids = await repo.active_room_ids()
+        entries = await repo.active_rooms()
+        room_ids = [room_id for room_id, _ in entries]
+        scores = dict(entries)
         closed: list[str] = []
         kept_alive = 0
         limit = asyncio.Semaphore(CLOSE_CONCURRENCY)
@@ -54,7 +56,7 @@ async def auto_close_pass(service: RoomService, *, refresh_media: RefreshMedia |
         async def close_if_idle(room_id: str) -> None:
             async with limit:
                 try:
-                    if await service.close_idle_room(room_id):
+                    if await service.close_idle_room(room_id, index_score=scores[room_id]):
                         closed.append(room_id)
                 except Exception:
                     logger.exception("auto-close of room %s failed; retried next pass", room_id)

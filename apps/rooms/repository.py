@@ -8,6 +8,9 @@ Shared state, so any web process can serve any room:
 - `room:{roomId}:closing`        held while a close of the room runs (joins wait).
 - `rooms:active`                 sorted set of every room with state (no SCAN anywhere).
 - `user:{userId}:room`           room id, 86400 s.
+The room id is every room key's hash tag (one Cluster slot per room, so each script is
+atomic); the index and the user pointers are written in the same round trip, not atomically
+(docs/redis-keys.md says what that allows).
 Read only: `room:{roomId}:producers` (media service). Seats, locks and invites are the
 seats app's (its service functions, never its keys).
 """
@@ -20,15 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from apps.realtime.codec import loads
 from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView
-from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key
+from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key, user_sockets_key
 from flylive.js_number import js_number
-from flylive.lua_scripts import lua_text
+from flylive.lua_scripts import lua_text, queue_script, zrem_if_score_script
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -98,6 +101,10 @@ def initial_state_json(room_id: str, now_ms: int) -> str:
     return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
 
 
+def _member_json(entry: ParticipantEntry) -> str:
+    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+
+
 def _parse_user_id(raw: Any) -> int | float | None:
     """A user id stored as a JS-formatted string or a number."""
     if isinstance(raw, bool):
@@ -137,28 +144,35 @@ def _snapshot(raw_members: dict[Any, Any], raw_producers: dict[Any, Any]) -> Roo
 
 
 class RoomRepository:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: AsyncRedis) -> None:
         self.redis = redis
         self._join = self._script("room_join.lua")
         self._leave = self._script("room_leave.lua")
         self._close = self._script("room_close.lua")
         self._keep_alive = self._script("room_keep_alive.lua")
         self._delete_if_value = self._script("delete_if_value.lua")
+        self._zrem_if_score = zrem_if_score_script(redis)
 
     def _script(self, name: str) -> AsyncScript:
         return self.redis.register_script(lua_source(name))
 
     async def join(self, room_id: str, sid: str, user_id: int | float, entry: ParticipantEntry,
                    *, now_ms: int, activity_ttl_ms: int) -> JoinResult:
-        uid = js_number(user_id)
-        created, new_member, count, *views = await self._join(
-            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.activity_key(room_id), user_room_key(user_id), keys.closing_key(room_id),
-                  keys.ACTIVE_ROOMS_KEY, keys.producers_key(room_id), keys.join_seq_key(room_id)],
-            args=[sid, uid, json.dumps(entry, separators=(",", ":"), ensure_ascii=False),
-                  initial_state_json(room_id, now_ms), now_ms, activity_ttl_ms, room_id,
-                  keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS],
-        )
+        """The join script on the room's keys, then (same round trip, other Cluster slots) the
+        user's room pointer and the room's `rooms:active` entry. Those two are written even
+        when the script refuses a closing room: the caller's retry rewrites them once the close
+        is over, and `abandon_join` drops the pointer if it gives up (a stale index entry is
+        dropped by the next auto-close pass)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            queue_script(pipe, self._join,
+                         [keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
+                          keys.activity_key(room_id), keys.closing_key(room_id), keys.producers_key(room_id),
+                          keys.join_seq_key(room_id)],
+                         [sid, js_number(user_id), _member_json(entry), initial_state_json(room_id, now_ms),
+                          now_ms, activity_ttl_ms, keys.ROOM_STATE_TTL_SECONDS])
+            pipe.set(user_room_key(user_id), room_id, ex=USER_KEY_TTL_SECONDS)
+            pipe.zadd(keys.ACTIVE_ROOMS_KEY, {room_id: now_ms})
+            (created, new_member, count, *views), _, _ = await pipe.execute()
         if int(created) < 0:
             return JoinResult(False, False, 0, closing=True)
         seq, raw_members, raw_producers = views
@@ -166,12 +180,19 @@ class RoomRepository:
                           snapshot=_snapshot(_flat_pairs(raw_members), _flat_pairs(raw_producers)),
                           join_seq=int(seq))
 
+    async def abandon_join(self, room_id: str, user_id: int | float) -> None:
+        """A join that never got past a close: drop the pointer its attempts wrote."""
+        await self._delete_if_value(keys=[user_room_key(user_id)], args=[room_id])
+
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
+        """The leave script on the room's keys; when the user's last socket left, the user's
+        pointer is dropped if it still names this room (another slot: a second round trip)."""
         was_member, count, existed, user_left = await self._leave(
-            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  user_room_key(user_id)],
-            args=[sid, js_number(user_id), room_id, now_ms, keys.ROOM_STATE_TTL_SECONDS],
+            keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id)],
+            args=[sid, js_number(user_id), now_ms, keys.ROOM_STATE_TTL_SECONDS],
         )
+        if int(user_left):
+            await self._delete_if_value(keys=[user_room_key(user_id)], args=[room_id])
         return LeaveResult(bool(was_member), int(count), bool(existed), bool(user_left))
 
     async def snapshot(self, room_id: str) -> RoomSnapshot:
@@ -200,38 +221,50 @@ class RoomRepository:
         raw = await self.redis.get(user_room_key(user_id))
         return None if raw is None else as_text(raw)
 
-    async def claim_close(self, room_id: str, *, only_if_idle: bool,
-                          closing_ttl_ms: int) -> ClosedRoom | None:
+    async def claim_close(self, room_id: str, *, only_if_idle: bool, closing_ttl_ms: int,
+                          index_score: float | None = None) -> ClosedRoom | None:
         """Close the room's shared state if this caller wins the close (see room_close.lua).
 
         Deletes state, membership and activity and sets the `closing` marker; None when another
         caller closed it, it is not open, or (`only_if_idle`) it has members or a fresh activity mark.
+        A room that is not open while its `rooms:active` entry still has `index_score` (the
+        score the caller read) was left in the index by a write that did not complete: the
+        entry is dropped.
         """
         token = secrets.token_hex(12)
         reply = await self._close(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                  keys.activity_key(room_id), keys.ACTIVE_ROOMS_KEY, keys.closing_key(room_id),
-                  keys.join_seq_key(room_id)],
-            args=[room_id, "1" if only_if_idle else "0", token, closing_ttl_ms],
+                  keys.activity_key(room_id), keys.closing_key(room_id), keys.join_seq_key(room_id)],
+            args=["1" if only_if_idle else "0", token, closing_ttl_ms],
         )
-        if not reply or int(reply[0]) != 1:
+        outcome = int(reply[0]) if reply else 0
+        if outcome == 2 and index_score is not None:
+            await self._zrem_if_score(keys=[keys.ACTIVE_ROOMS_KEY], args=[room_id, index_score])
+        if outcome != 1:
             return None
         return ClosedRoom(room_id, [as_text(u) for u in reply[1]], token)
 
     async def finish_close(self, closed: ClosedRoom) -> None:
-        """After the close was announced: release the members' `user:{id}:room` pointers (when
-        they still name this room) and drop the `closing` marker, in one round trip."""
+        """After the close was announced: drop the room from `rooms:active`, release the members'
+        `user:{id}:room` pointers (when they still name this room) and drop the `closing`
+        marker, in one round trip (the index and the pointers are other Cluster slots)."""
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(keys.ACTIVE_ROOMS_KEY, closed.room_id)
             for uid in closed.users:
-                await self._delete_if_value(keys=[f"user:{uid}:room"], args=[closed.room_id], client=pipe)
-            await self._delete_if_value(keys=[keys.closing_key(closed.room_id)], args=[closed.closing_token],
-                                        client=pipe)
+                queue_script(pipe, self._delete_if_value, [user_room_key(uid)], [closed.room_id])
+            queue_script(pipe, self._delete_if_value, [keys.closing_key(closed.room_id)],
+                         [closed.closing_token])
             await pipe.execute()
 
     async def active_room_ids(self, *, start: int = 0, stop: int = -1) -> list[str]:
         """Rooms with state, from the `rooms:active` index (oldest join first; no SCAN)."""
-        ids = cast(list[str | bytes], await self.redis.zrange(keys.ACTIVE_ROOMS_KEY, start, stop))
-        return [as_text(r) for r in ids]
+        return [room_id for room_id, _ in await self.active_rooms(start=start, stop=stop)]
+
+    async def active_rooms(self, *, start: int = 0, stop: int = -1) -> list[tuple[str, float]]:
+        """`rooms:active` entries as (room id, score: ms of the room's latest join)."""
+        entries = cast(list[tuple[str | bytes, float]],
+                       await self.redis.zrange(keys.ACTIVE_ROOMS_KEY, start, stop, withscores=True))
+        return [(as_text(room_id), float(score)) for room_id, score in entries]
 
     async def active_room_count(self) -> int:
         return int(await self.redis.zcard(keys.ACTIVE_ROOMS_KEY))
@@ -247,15 +280,25 @@ class RoomRepository:
                 for i, room_id in enumerate(room_ids)]
 
     async def keep_alive(self, room_ids: list[str]) -> int:
-        """Reset the 24 h TTLs of live rooms' records that are past half their TTL (one round
-        trip for all rooms); how many rooms were refreshed."""
+        """Reset the 24 h TTLs of live rooms' records that are past half their TTL, then those of
+        their member users' pointer and socket set (two round trips for all rooms: the users'
+        keys are other Cluster slots); how many rooms were refreshed. A pointer renewed while it
+        names another room only lives on as that room's."""
         if not room_ids:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id in room_ids:
-                await self._keep_alive(
-                    keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
-                          keys.join_seq_key(room_id)],
-                    args=[room_id, keys.ROOM_STATE_TTL_SECONDS, USER_KEY_TTL_SECONDS], client=pipe)
+                queue_script(pipe, self._keep_alive,
+                             [keys.state_key(room_id), keys.members_key(room_id),
+                              keys.member_users_key(room_id), keys.join_seq_key(room_id)],
+                             [keys.ROOM_STATE_TTL_SECONDS])
             replies = await pipe.execute()
-        return sum(int(r) for r in replies)
+        refreshed = [reply for reply in replies if int(reply[0]) == 1]
+        users = {as_text(uid) for reply in refreshed for uid in reply[1]}
+        if users:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for uid in users:
+                    pipe.expire(user_room_key(uid), USER_KEY_TTL_SECONDS)
+                    pipe.expire(user_sockets_key(uid), USER_KEY_TTL_SECONDS)
+                await pipe.execute()
+        return len(refreshed)

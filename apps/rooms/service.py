@@ -239,6 +239,7 @@ class RoomService:
             if not joined.closing:
                 return joined
             if time.monotonic() > deadline:
+                await self.repo.abandon_join(room_id, session.user_id)
                 raise RuntimeError(f"room {room_id} stayed closing for {self.closing_ttl_ms} ms")
             await asyncio.sleep(JOIN_RETRY_WHILE_CLOSING_SECONDS)
 
@@ -329,12 +330,14 @@ class RoomService:
         this call closed it; False when it was not open or another process closed it."""
         return await self._close(room_id, reason, only_if_idle=False)
 
-    async def close_idle_room(self, room_id: str) -> bool:
+    async def close_idle_room(self, room_id: str, *, index_score: float | None = None) -> bool:
         """Auto-close (6.6): close the room, reason `inactivity`, only if it has no activity mark
-        and no members, checked atomically with the close. True when this call closed it."""
-        return await self._close(room_id, "inactivity", only_if_idle=True)
+        and no members, checked atomically with the close. True when this call closed it.
+        `index_score`: the room's `rooms:active` score as read, to drop an entry found stale."""
+        return await self._close(room_id, "inactivity", only_if_idle=True, index_score=index_score)
 
-    async def _close(self, room_id: str, reason: str, *, only_if_idle: bool) -> bool:
+    async def _close(self, room_id: str, reason: str, *, only_if_idle: bool,
+                     index_score: float | None = None) -> bool:
         """The one way a room closes (6.5), exactly once across processes:
         1. claim it and delete its state in one script (room_close.lua), which also holds
            joins off (`closing` marker) until the close is complete; other domains' hooks
@@ -345,7 +348,7 @@ class RoomService:
         must reach Laravel after it; 6. member pointers and the marker released.
         Each announcement step is attempted even when an earlier one fails (logged)."""
         closed = await self.repo.claim_close(room_id, only_if_idle=only_if_idle,
-                                             closing_ttl_ms=self.closing_ttl_ms)
+                                             closing_ttl_ms=self.closing_ttl_ms, index_score=index_score)
         if closed is None:
             return False
         try:

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from apps.rooms.keys import ROOM_STATE_TTL_SECONDS
-from flylive.lua_scripts import lua_text
+from flylive.lua_scripts import lua_text, queue_script
+from flylive.redis_types import AsyncPipeline, AsyncRedis
 from flylive.redis_values import as_text
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ Counted = Literal["chats", "gifts"]
 
 
 def session_key(room_id: str) -> str:
-    return f"room:{room_id}:session"
+    return f"room:{{{room_id}}}:session"
 
 
 def _now_ms() -> int:
@@ -98,7 +97,7 @@ def _write_closed(closed: ClosedSession) -> None:
 
 
 class RoomSessionHistory:
-    def __init__(self, redis: Redis, *, ttl_seconds: int = ROOM_STATE_TTL_SECONDS) -> None:
+    def __init__(self, redis: AsyncRedis, *, ttl_seconds: int = ROOM_STATE_TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
         self._joined = redis.register_script(lua_text(LUA_DIR, "session_joined.lua"))
@@ -130,9 +129,9 @@ class RoomSessionHistory:
         except Exception as exc:
             logger.warning("room session history: %s of room %s not counted: %r", what, room_id, exc)
 
-    async def count_in(self, pipe: Pipeline, room_id: str, what: Counted) -> None:
+    def count_in(self, pipe: AsyncPipeline, room_id: str, what: Counted) -> None:
         """`count`, queued on the caller's pipeline (one round trip with its own commands)."""
-        await self._count(keys=[session_key(room_id)], args=[what, self.ttl_seconds], client=pipe)
+        queue_script(pipe, self._count, [session_key(room_id)], [what, self.ttl_seconds])
 
     async def room_closed(self, room_id: str, reason: str) -> ClosedSession | None:
         """The room closed (exactly one caller per close): write its row; the row, or None when
@@ -175,10 +174,10 @@ class RoomSessionHistory:
         task.add_done_callback(self._writes.discard)
 
 
-_by_client: weakref.WeakKeyDictionary[Redis, RoomSessionHistory] = weakref.WeakKeyDictionary()
+_by_client: weakref.WeakKeyDictionary[AsyncRedis, RoomSessionHistory] = weakref.WeakKeyDictionary()
 
 
-def session_history(redis: Redis | None = None) -> RoomSessionHistory:
+def session_history(redis: AsyncRedis | None = None) -> RoomSessionHistory:
     """The history recorder on `redis` (default: the running loop's client); one per client."""
     if redis is None:
         from apps.realtime.loop_services import get_redis

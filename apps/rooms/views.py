@@ -24,7 +24,6 @@ from typing import Any
 import psutil
 from django.http import HttpResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from redis.asyncio import Redis
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -49,6 +48,7 @@ from flylive.metrics import (
     ROOMS_ACTIVE,
     render_latest,
 )
+from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def process_uptime() -> float:
     return time.monotonic() - _STARTED_MONOTONIC
 
 
-async def redis_is_up(redis: Redis) -> bool:
+async def redis_is_up(redis: AsyncRedis) -> bool:
     try:
         return bool(await asyncio.wait_for(redis.ping(), REDIS_PING_TIMEOUT_SECONDS))
     except Exception:
@@ -107,16 +107,16 @@ async def redis_is_up(redis: Redis) -> bool:
 
 # The registry of the last Redis client asked about (one per loop in practice): building one
 # reads its Lua scripts from disk, which a request must not do.
-_registry: list[tuple[Redis, NodeRegistry]] = []
+_registry: list[tuple[AsyncRedis, NodeRegistry]] = []
 
 
-def _node_registry(redis: Redis) -> NodeRegistry:
+def _node_registry(redis: AsyncRedis) -> NodeRegistry:
     if not _registry or _registry[0][0] is not redis:
         _registry[:] = [(redis, NodeRegistry(redis))]
     return _registry[0][1]
 
 
-async def media_picture(redis: Redis) -> MediaPicture:
+async def media_picture(redis: AsyncRedis) -> MediaPicture:
     """Workers of the live media nodes; nothing known (all zero) when Redis cannot be read."""
     try:
         nodes = await asyncio.wait_for(_node_registry(redis).live_nodes(int(time.time() * 1000)),
@@ -209,7 +209,7 @@ class Metrics(ContractEndpoint):
         })
 
 
-async def gift_backlog(redis: Redis) -> int | None:
+async def gift_backlog(redis: AsyncRedis) -> int | None:
     """Transactions waiting in the gift buffer (one LLEN); None when Redis cannot say."""
     from apps.gifts.keys import PENDING_KEY
 

@@ -1,11 +1,13 @@
 """Redis keys of a room's seats and invites (contract 5.2, plus the indexes this port adds).
 
-Contract keys (same shapes as the Node server): `room:{id}:seats`, `room:{id}:locked_seats`,
+Contract keys (the Node server's shapes, with the room id as hash tag so that a room's keys
+share one Redis Cluster slot): `room:{id}:seats`, `room:{id}:locked_seats`,
 `room:{id}:invite:{seatIndex}`. Added: the reverse index `room:{id}:seat_of` (user -> seat),
 the room's seat count, the invite targets and invitee seats hashes, the room's index of
 invite keys (`room:{id}:invites`, deleted with the room) and one sorted set of every
 pending invite's expiry (`seats:invite_expiry`, members `{roomId}:{seatIndex}`), which the
-expiry sweep reads.
+expiry sweep reads. The expiry index is global, so the scripts keep to the room's keys and the
+index is written right after them (apps/seats/repository.py).
 """
 
 from __future__ import annotations
@@ -14,35 +16,35 @@ INVITE_EXPIRY_KEY = "seats:invite_expiry"
 
 
 def seats_key(room_id: str) -> str:
-    return f"room:{room_id}:seats"
+    return f"room:{{{room_id}}}:seats"
 
 
 def seat_of_key(room_id: str) -> str:
-    return f"room:{room_id}:seat_of"
+    return f"room:{{{room_id}}}:seat_of"
 
 
 def locked_seats_key(room_id: str) -> str:
-    return f"room:{room_id}:locked_seats"
+    return f"room:{{{room_id}}}:locked_seats"
 
 
 def seat_count_key(room_id: str) -> str:
-    return f"room:{room_id}:seat_count"
+    return f"room:{{{room_id}}}:seat_count"
 
 
 def invite_key(room_id: str, seat_index: int | str) -> str:
-    return f"room:{room_id}:invite:{seat_index}"
+    return f"room:{{{room_id}}}:invite:{seat_index}"
 
 
 def invite_targets_key(room_id: str) -> str:
-    return f"room:{room_id}:invite_targets"
+    return f"room:{{{room_id}}}:invite_targets"
 
 
 def invitee_seats_key(room_id: str) -> str:
-    return f"room:{room_id}:invitee_seats"
+    return f"room:{{{room_id}}}:invitee_seats"
 
 
 def room_invites_index_key(room_id: str) -> str:
-    return f"room:{room_id}:invites"
+    return f"room:{{{room_id}}}:invites"
 
 
 def expiry_member(room_id: str, seat_index: int | str) -> str:

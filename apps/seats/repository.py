@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from apps.realtime.event_registry import ClientError
 from apps.seats import keys
 from apps.seats.schemas import SeatView
 from flylive.js_number import js_number
-from flylive.lua_scripts import lua_text
+from flylive.lua_scripts import lua_text, zrem_if_score_script
+from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -70,13 +70,29 @@ class Accepted(Moved):
 
 
 @dataclass(frozen=True)
+class DueInvite:
+    """An entry of the invite expiry index: the room's seat, and its score (expiry ms) as read."""
+
+    room_id: str
+    index: int
+    score: float
+
+
+@dataclass(frozen=True)
+class ExpiredInvite:
+    settled: bool  # the entry is done with: expired by this call, or nothing was pending
+    target: int | float | None  # the invitee, only for the one call that expired it
+
+
+@dataclass(frozen=True)
 class RoomSeats:
     seats: list[SeatView]  # occupied seats, ascending index
     locked: list[int]  # ascending
 
 
 class SeatRepository:
-    def __init__(self, redis: Redis, *, default_seat_count: int, invite_ttl_ms: int = INVITE_TTL_MS) -> None:
+    def __init__(self, redis: AsyncRedis, *, default_seat_count: int,
+                 invite_ttl_ms: int = INVITE_TTL_MS) -> None:
         self.redis = redis
         self.default_seat_count = default_seat_count
         self.invite_ttl_ms = invite_ttl_ms
@@ -90,6 +106,7 @@ class SeatRepository:
         self._answer = self._script("invite_answer.lua")
         self._expire = self._script("invite_expire.lua")
         self._forget = self._script("seats_forget_room.lua")
+        self._zrem_if_score = zrem_if_score_script(redis)
 
     def _script(self, name: str) -> AsyncScript:
         return self.redis.register_script(lua_source(name))
@@ -106,7 +123,7 @@ class SeatRepository:
 
     async def open_room(self, room_id: str, seat_count: int) -> None:
         """A new session of the room: no seats, locks or invites; `seat_count` seats."""
-        await self._forget(keys=self._room_keys(room_id), args=[room_id, seat_count])
+        await self._forget(keys=self._room_keys(room_id), args=[seat_count])
 
     async def take(self, room_id: str, user_id: int | float, index: int) -> Moved:
         reply = _checked(await self._take(keys=self._seat_keys(room_id),
@@ -163,13 +180,15 @@ class SeatRepository:
 
     async def invite(self, room_id: str, index: int, target: int | float, inviter: int | float,
                      *, now_ms: int) -> int:
-        """A pending invite; its expiry (ms epoch)."""
+        """A pending invite; its expiry (ms epoch), also its score in the global expiry index
+        (written right after the room's script: another Cluster slot)."""
         _checked(await self._invite(
-            keys=[keys.seats_key(room_id), keys.seat_count_key(room_id), *self._invite_keys(room_id, index),
-                  keys.INVITE_EXPIRY_KEY],
+            keys=[keys.seats_key(room_id), keys.seat_count_key(room_id), *self._invite_keys(room_id, index)],
             args=[index, js_number(target), js_number(inviter), now_ms, self.invite_ttl_ms,
-                  self.default_seat_count, keys.expiry_member(room_id, index)]))
-        return now_ms + self.invite_ttl_ms
+                  self.default_seat_count]))
+        expires_at = now_ms + self.invite_ttl_ms
+        await self.redis.zadd(keys.INVITE_EXPIRY_KEY, {keys.expiry_member(room_id, index): expires_at})
+        return expires_at
 
     async def pending_invite_seats(self, room_id: str, user_id: int | float) -> list[int]:
         """The seats the user is invited to, from the reverse index (O(1))."""
@@ -179,28 +198,39 @@ class SeatRepository:
     async def answer_invite(self, room_id: str, user_id: int | float, index: int, *,
                             accept: bool) -> Accepted:
         reply = _checked(await self._answer(
-            keys=[*self._seat_keys(room_id), *self._invite_keys(room_id, index), keys.INVITE_EXPIRY_KEY],
-            args=[js_number(user_id), index, "accept" if accept else "decline", self.default_seat_count,
-                  keys.expiry_member(room_id, index)]))
+            keys=[*self._seat_keys(room_id), *self._invite_keys(room_id, index)],
+            args=[js_number(user_id), index, "accept" if accept else "decline", self.default_seat_count]))
+        if (created_at := int(reply[3])) >= 0:  # its expiry entry, unless a newer invite rewrote it
+            entry: list[str | int] = [keys.expiry_member(room_id, index), created_at + self.invite_ttl_ms]
+            await self._zrem_if_score(keys=[keys.INVITE_EXPIRY_KEY], args=entry)
         return Accepted(index, int(reply[1]), bool(int(reply[2])))
 
-    async def due_invites(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
-        """(room, seat) of invites whose time has come, oldest first."""
-        members = await self.redis.zrangebyscore(keys.INVITE_EXPIRY_KEY, "-inf", now_ms, start=0, num=limit)
-        texts = [as_text(m) for m in members if isinstance(m, str | bytes)]
-        return [parsed for m in texts if (parsed := keys.parse_expiry_member(m)) is not None]
+    async def due_invites(self, now_ms: int, limit: int) -> list[DueInvite]:
+        """Entries of the expiry index whose time has come, oldest first."""
+        entries = cast(list[tuple[str | bytes, float]], await self.redis.zrangebyscore(
+            keys.INVITE_EXPIRY_KEY, "-inf", now_ms, start=0, num=limit, withscores=True))
+        due = []
+        for member, score in entries:
+            parsed = keys.parse_expiry_member(as_text(member))
+            if parsed is not None:
+                due.append(DueInvite(parsed[0], parsed[1], float(score)))
+        return due
 
-    async def expire_invite(self, room_id: str, index: int, *, now_ms: int) -> int | float | None:
-        """Expire the invite if due and still pending; its target (only for the one caller that did)."""
-        target = await self._expire(
-            keys=[keys.INVITE_EXPIRY_KEY, *self._invite_keys(room_id, index)],
-            args=[keys.expiry_member(room_id, index), index, now_ms])
-        return _user_id(target) if target else None
+    async def expire_invite(self, due: DueInvite, *, now_ms: int) -> ExpiredInvite:
+        """Expire the invite if still pending; its target only for the one caller that did. The
+        entry leaves the index unless it was rewritten since it was read (a newer invite)."""
+        reply = await self._expire(keys=self._invite_keys(due.room_id, due.index),
+                                   args=[due.index, now_ms, self.invite_ttl_ms])
+        outcome = int(reply[0])
+        if outcome != 0:
+            await self._zrem_if_score(keys=[keys.INVITE_EXPIRY_KEY],
+                                      args=[keys.expiry_member(due.room_id, due.index), due.score])
+        return ExpiredInvite(outcome != 0, _user_id(reply[1]) if outcome == 1 else None)
 
     async def forget_room(self, room_id: str) -> None:
         """Delete every seat, lock and invite of the room (it closed)."""
-        await self._forget(keys=self._room_keys(room_id), args=[room_id, ""])
+        await self._forget(keys=self._room_keys(room_id), args=[""])
 
     def _room_keys(self, room_id: str) -> list[str]:
         return [*self._seat_keys(room_id), keys.invite_targets_key(room_id), keys.invitee_seats_key(room_id),
-                keys.room_invites_index_key(room_id), keys.INVITE_EXPIRY_KEY]
+                keys.room_invites_index_key(room_id)]

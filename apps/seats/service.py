@@ -179,12 +179,17 @@ class SeatService:
         while True:
             now = now_ms()
             due = await self.repo.due_invites(now, EXPIRY_BATCH)
-            for room_id, index in due:
-                if await self.repo.expire_invite(room_id, index, now_ms=now) is not None:
+            settled = 0
+            for entry in due:
+                outcome = await self.repo.expire_invite(entry, now_ms=now)
+                settled += outcome.settled
+                if outcome.target is not None:
                     expired += 1
-                    await self._emit(Room(room_id), "seat:invite:pending",
-                                     {"seatIndex": index, "isPending": False})
-            if len(due) < EXPIRY_BATCH:
+                    await self._emit(Room(entry.room_id), "seat:invite:pending",
+                                     {"seatIndex": entry.index, "isPending": False})
+            # A short batch was the last; one where nothing settled (invites on seats a newer
+            # invite took, not due yet) is left for the next sweep instead of read again.
+            if len(due) < EXPIRY_BATCH or not settled:
                 return expired
 
     # -- for other apps -------------------------------------------------------------------------

@@ -5,23 +5,23 @@
 -- members, re-checked here so a join that landed after the caller's read wins.
 -- On success the `closing` marker is set until the caller has told sockets, media and
 -- Laravel (joins wait for it), and the user ids of the members are returned (the caller
--- releases their `user:{id}:room` pointers).
+-- releases their `user:{id}:room` pointers and drops the room from `rooms:active`: those keys
+-- are other slots on a Cluster).
 -- Seats, locks and invites are the seats app's: the caller asks it to forget them.
--- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 active rooms index, 6 closing marker,
---       7 join sequence
--- ARGV: 1 room id, 2 '1' only if idle, 3 closing marker token, 4 closing marker TTL ms
--- Returns {1, {user ids}} when this call closed the room, {0} otherwise.
-if redis.call('EXISTS', KEYS[6]) == 1 then
+-- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 closing marker, 6 join sequence
+-- ARGV: 1 '1' only if idle, 2 closing marker token, 3 closing marker TTL ms
+-- Returns {1, {user ids}} when this call closed the room, {2} when there is no room (no state,
+-- no members: an index entry naming it is stale), {0} otherwise.
+if redis.call('EXISTS', KEYS[5]) == 1 then
   return {0}  -- another caller's close of this room is running
 end
-if ARGV[2] == '1' and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('HLEN', KEYS[2]) > 0) then
+if ARGV[1] == '1' and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('HLEN', KEYS[2]) > 0) then
   return {0}
 end
-local indexed = redis.call('ZREM', KEYS[5], ARGV[1])
-if indexed == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
-  return {0}  -- already closed (or never opened)
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('HLEN', KEYS[2]) == 0 then
+  return {2}  -- already closed (or never opened)
 end
 local users = redis.call('HKEYS', KEYS[3])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[7])
-redis.call('SET', KEYS[6], ARGV[3], 'PX', tonumber(ARGV[4]))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6])
+redis.call('SET', KEYS[5], ARGV[2], 'PX', tonumber(ARGV[3]))
 return {1, users}

@@ -1,21 +1,22 @@
 -- Join one socket to a room, atomically: create the room state if missing (never
--- overwriting an existing count), add the socket to the members hash, recount,
--- mark activity, point the user at the room and list the room in the active index.
+-- overwriting an existing count), add the socket to the members hash, recount and
+-- mark activity. Only the room's keys (one hash tag, one Cluster slot): the caller writes
+-- the user's room pointer and the active rooms index in the same round trip.
 -- Refused while a close of the room is still running (its `closing` marker): the
 -- caller waits and retries, so the join lands in a fresh room, never a half-closed one.
--- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 user room pointer,
---       6 closing marker, 7 active rooms index, 8 producers (read only), 9 join sequence
+-- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 closing marker,
+--       6 producers (read only), 7 join sequence
 -- ARGV: 1 sid, 2 user id (JS formatted), 3 member entry JSON, 4 initial state JSON,
---       5 now ms, 6 activity TTL ms, 7 room id, 8 state TTL s, 9 user room TTL s
+--       5 now ms, 6 activity TTL ms, 7 state TTL s
 -- Returns {created (0/1), new member (0/1), participant count, join sequence, members
 -- (HGETALL), producers (HGETALL)}: the join ack's view, read in the same atomic step as the
 -- join. The sequence numbers new members in join order (0 for a re-join): a member's ack
 -- lists exactly the members with a lower number, so only those with a higher one need
 -- announcing to it. {-1, 0, 0} while closing.
-if redis.call('EXISTS', KEYS[6]) == 1 then
+if redis.call('EXISTS', KEYS[5]) == 1 then
   return {-1, 0, 0}
 end
-local state_ttl = tonumber(ARGV[8])
+local state_ttl = tonumber(ARGV[7])
 
 local created = 0
 local raw = redis.call('GET', KEYS[1])
@@ -28,11 +29,11 @@ local is_new = redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 local seq = 0
 if is_new == 1 then
   redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-  seq = redis.call('INCR', KEYS[9])
+  seq = redis.call('INCR', KEYS[7])
 end
 redis.call('EXPIRE', KEYS[2], state_ttl)
 redis.call('EXPIRE', KEYS[3], state_ttl)
-redis.call('EXPIRE', KEYS[9], state_ttl)
+redis.call('EXPIRE', KEYS[7], state_ttl)
 
 local count = redis.call('HLEN', KEYS[2])
 local ok, state = pcall(cjson.decode, raw)
@@ -44,6 +45,4 @@ state['lastActivityAt'] = tonumber(ARGV[5])
 redis.call('SET', KEYS[1], encode_room_state(state), 'EX', state_ttl)
 
 redis.call('SET', KEYS[4], ARGV[5], 'PX', tonumber(ARGV[6]))
-redis.call('SET', KEYS[5], ARGV[7], 'EX', tonumber(ARGV[9]))
-redis.call('ZADD', KEYS[7], tonumber(ARGV[5]), ARGV[7])
-return {created, is_new, count, seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[8])}
+return {created, is_new, count, seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6])}

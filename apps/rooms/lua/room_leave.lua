@@ -1,8 +1,8 @@
 -- Remove one socket from a room, atomically. When it was the user's last socket in
--- the room, drop `user:{id}:room` if it still points at this room (the caller then frees
--- the user's seat through the seats app).
--- KEYS: 1 state, 2 members, 3 member_users, 4 user room pointer
--- ARGV: 1 sid, 2 user id (JS formatted), 3 room id, 4 now ms, 5 state TTL s
+-- the room the caller drops `user:{id}:room` if it still points at this room (another
+-- slot on a Cluster) and frees the user's seat through the seats app.
+-- KEYS: 1 state, 2 members, 3 member_users
+-- ARGV: 1 sid, 2 user id (JS formatted), 3 now ms, 4 state TTL s
 -- Returns {was member (0/1), participant count, state existed (0/1), user's last socket left (0/1)}
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then
   return {0, redis.call('HLEN', KEYS[2]), redis.call('EXISTS', KEYS[1]), 0}
@@ -12,9 +12,6 @@ local last_socket = 0
 if redis.call('HINCRBY', KEYS[3], ARGV[2], -1) <= 0 then
   last_socket = 1
   redis.call('HDEL', KEYS[3], ARGV[2])
-  if redis.call('GET', KEYS[4]) == ARGV[3] then
-    redis.call('DEL', KEYS[4])
-  end
 end
 
 local count = redis.call('HLEN', KEYS[2])
@@ -25,8 +22,8 @@ if raw then
   local ok, state = pcall(cjson.decode, raw)
   if ok and type(state) == 'table' then
     state['participantCount'] = count
-    state['lastActivityAt'] = tonumber(ARGV[4])
-    redis.call('SET', KEYS[1], encode_room_state(state), 'EX', tonumber(ARGV[5]))
+    state['lastActivityAt'] = tonumber(ARGV[3])
+    redis.call('SET', KEYS[1], encode_room_state(state), 'EX', tonumber(ARGV[4]))
   end
 end
 return {1, count, existed, last_socket}

@@ -50,6 +50,15 @@ end
 -- indices of that user's pending invites, comma separated: at most 15), so a user's invites
 -- are found in O(1); the room's invite index (a set of the live invite keys) lets the room's
 -- close delete them without SCAN.
+
+-- When the invite stored in `invite_key` was made (ms), or nil.
+local function invite_created_at(invite_key)
+  local raw = redis.call('GET', invite_key)
+  if not raw then return nil end
+  local ok, invite = pcall(cjson.decode, raw)
+  if ok and type(invite) == 'table' then return tonumber(invite['createdAt']) end
+  return nil
+end
 local function invitee_seats(invitees_key, user)
   local seats = {}
   for part in string.gmatch(redis.call('HGET', invitees_key, user) or '', '[^,]+') do
@@ -83,13 +92,13 @@ local function remove_invitee_seat(invitees_key, user, index)
   set_invitee_seats(invitees_key, user, kept)
 end
 
--- Forget the invite on `index` (whoever it was for): invite key, both hashes, index, expiry.
-local function drop_invite(invite_key, targets_key, invitees_key, index_key, expiry_key, index, member)
+-- Forget the invite on `index` (whoever it was for): invite key, both hashes, index. Its entry
+-- in the global expiry index (another Cluster slot) is the caller's, or the sweep's.
+local function drop_invite(invite_key, targets_key, invitees_key, index_key, index)
   local target = redis.call('HGET', targets_key, index)
   if target then remove_invitee_seat(invitees_key, target, index) end
   redis.call('HDEL', targets_key, index)
   redis.call('DEL', invite_key)
   redis.call('SREM', index_key, invite_key)
-  redis.call('ZREM', expiry_key, member)
   return target
 end

@@ -2,14 +2,12 @@
 -- nothing a late request wrote between the close and the new session survives), then store
 -- the new session's seat count.
 -- KEYS: 1 seats, 2 seat_of, 3 locked, 4 seat count, 5 targets, 6 invitee seats,
---       7 room invite index, 8 expiry zset   ARGV: 1 room id, 2 seat count or ''
--- Returns the number of pending invites dropped.
+--       7 room invite index   ARGV: 1 seat count or ''
+-- Returns the number of pending invites dropped. Their entries in the global expiry index
+-- (another Cluster slot) stay until due, when the sweep finds nothing pending and drops them.
 local targets = redis.call('HKEYS', KEYS[5])
-for _, index in ipairs(targets) do
-  redis.call('ZREM', KEYS[8], ARGV[1] .. ':' .. index)
-end
 local invites = redis.call('SMEMBERS', KEYS[7])
 for _, key in ipairs(invites) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2]) end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[4], ARGV[1]) end
 return #targets

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from apps.media.media_settings import MediaSettings
 from apps.media.service import MediaService
 from flylive.config import get_config
-from flylive.redis_sentinel import require_sentinels
+from flylive.redis_cluster import require_redis_topology
 
 logger = logging.getLogger("apps.media.runmedia")
 SHUTDOWN_DEADLINE_SECONDS = 30.0  # contract 10: forced exit after 30 s
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        require_sentinels(get_config())  # a Sentinel that does not answer stops start-up
+        require_redis_topology(get_config())  # a Sentinel or Cluster that does not answer stops start-up
         asyncio.run(
             run_media_node(workers=options["workers"], node_id=options["node_id"], bench=options["bench"])
         )
