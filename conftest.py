@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.processes import RedisServer, free_port, run_redis_server
+from tests.support.redis_cluster import ClusterUnderTest, run_redis_cluster
 from tests.support.server import LiveServer, ServerKind, run_server, server_env
 
 
@@ -24,6 +25,13 @@ def own_redis() -> Iterator[RedisServer]:
     """A redis-server of the test module's own (modules that restart or flood Redis)."""
     with run_redis_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterUnderTest]:
+    """A real 3-primary Redis Cluster, for the whole session (started by the first test that asks)."""
+    with run_redis_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
