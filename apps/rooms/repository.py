@@ -161,8 +161,8 @@ class RoomRepository:
         """The join script on the room's keys, then (same round trip, other Cluster slots) the
         user's room pointer and the room's `rooms:active` entry. Those two are written even
         when the script refuses a closing room: the caller's retry rewrites them once the close
-        is over, and `abandon_join` drops the pointer if it gives up (a stale index entry is
-        dropped by the next auto-close pass)."""
+        is over; a pointer is only believed while the user is a member (`get_user_room`), and
+        a stale index entry is dropped by the next auto-close pass."""
         async with self.redis.pipeline(transaction=False) as pipe:
             queue_script(pipe, self._join,
                          [keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
@@ -180,19 +180,13 @@ class RoomRepository:
                           snapshot=_snapshot(_flat_pairs(raw_members), _flat_pairs(raw_producers)),
                           join_seq=int(seq))
 
-    async def abandon_join(self, room_id: str, user_id: int | float) -> None:
-        """A join that never got past a close: drop the pointer its attempts wrote."""
-        await self._delete_if_value(keys=[user_room_key(user_id)], args=[room_id])
-
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
-        """The leave script on the room's keys; when the user's last socket left, the user's
-        pointer is dropped if it still names this room (another slot: a second round trip)."""
+        """The leave script on the room's keys. The user's room pointer (another Cluster slot)
+        is left to expire: `get_user_room` believes it only while the user is a member."""
         was_member, count, existed, user_left = await self._leave(
             keys=[keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id)],
             args=[sid, js_number(user_id), now_ms, keys.ROOM_STATE_TTL_SECONDS],
         )
-        if int(user_left):
-            await self._delete_if_value(keys=[user_room_key(user_id)], args=[room_id])
         return LeaveResult(bool(was_member), int(count), bool(existed), bool(user_left))
 
     async def snapshot(self, room_id: str) -> RoomSnapshot:
@@ -218,8 +212,15 @@ class RoomRepository:
         return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
     async def get_user_room(self, user_id: int | float) -> str | None:
+        """The room the user's pointer names, while the user is still one of its members (the
+        pointer is written with each join and never deleted on the way out: it would be another
+        Cluster slot than the room's, so it is checked here instead)."""
         raw = await self.redis.get(user_room_key(user_id))
-        return None if raw is None else as_text(raw)
+        if raw is None:
+            return None
+        room_id = as_text(raw)
+        member = await self.redis.hexists(keys.member_users_key(room_id), js_number(user_id))
+        return room_id if member else None
 
     async def claim_close(self, room_id: str, *, only_if_idle: bool, closing_ttl_ms: int,
                           index_score: float | None = None) -> ClosedRoom | None:
@@ -245,13 +246,11 @@ class RoomRepository:
         return ClosedRoom(room_id, [as_text(u) for u in reply[1]], token)
 
     async def finish_close(self, closed: ClosedRoom) -> None:
-        """After the close was announced: drop the room from `rooms:active`, release the members'
-        `user:{id}:room` pointers (when they still name this room) and drop the `closing`
-        marker, in one round trip (the index and the pointers are other Cluster slots)."""
+        """After the close was announced: drop the room from `rooms:active` (another Cluster
+        slot) and the `closing` marker, in one round trip. The members' `user:{id}:room`
+        pointers name a room they are no longer members of, which `get_user_room` ignores."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(keys.ACTIVE_ROOMS_KEY, closed.room_id)
-            for uid in closed.users:
-                queue_script(pipe, self._delete_if_value, [user_room_key(uid)], [closed.room_id])
             queue_script(pipe, self._delete_if_value, [keys.closing_key(closed.room_id)],
                          [closed.closing_token])
             await pipe.execute()

@@ -239,7 +239,6 @@ class RoomService:
             if not joined.closing:
                 return joined
             if time.monotonic() > deadline:
-                await self.repo.abandon_join(room_id, session.user_id)
                 raise RuntimeError(f"room {room_id} stayed closing for {self.closing_ttl_ms} ms")
             await asyncio.sleep(JOIN_RETRY_WHILE_CLOSING_SECONDS)
 

@@ -1,5 +1,4 @@
--- DEL a key only if it still holds this value: `user:{id}:room` only while it names the
--- closed room (another room may own it now), the `closing` marker only while it is ours.
+-- DEL a key only if it still holds this value: the `closing` marker only while it is ours.
 -- KEYS: 1 key; ARGV: 1 value. Returns 1 when deleted.
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])

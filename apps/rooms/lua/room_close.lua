@@ -4,9 +4,8 @@
 -- With ARGV[2] == '1' (auto-close) the room must still be idle: no activity mark and no
 -- members, re-checked here so a join that landed after the caller's read wins.
 -- On success the `closing` marker is set until the caller has told sockets, media and
--- Laravel (joins wait for it), and the user ids of the members are returned (the caller
--- releases their `user:{id}:room` pointers and drops the room from `rooms:active`: those keys
--- are other slots on a Cluster).
+-- Laravel (joins wait for it), and the user ids of the members are returned; the caller drops
+-- the room from `rooms:active` (another slot on a Cluster).
 -- Seats, locks and invites are the seats app's: the caller asks it to forget them.
 -- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 closing marker, 6 join sequence
 -- ARGV: 1 '1' only if idle, 2 closing marker token, 3 closing marker TTL ms

@@ -1,6 +1,6 @@
 -- Remove one socket from a room, atomically. When it was the user's last socket in
--- the room the caller drops `user:{id}:room` if it still points at this room (another
--- slot on a Cluster) and frees the user's seat through the seats app.
+-- the room the caller frees the user's seat through the seats app (`user:{id}:room`, another
+-- slot on a Cluster, is only believed while the user is in member_users).
 -- KEYS: 1 state, 2 members, 3 member_users
 -- ARGV: 1 sid, 2 user id (JS formatted), 3 now ms, 4 state TTL s
 -- Returns {was member (0/1), participant count, state existed (0/1), user's last socket left (0/1)}
