@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +29,7 @@ from redis.commands.core import AsyncScript
 from apps.realtime.codec import loads
 from apps.rooms import keys
 from apps.rooms.schemas import ParticipantEntry, ProducerView
+from apps.rooms.session_history import session_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key, user_sockets_key
 from flylive.js_number import js_number
 from flylive.lua_scripts import lua_text, queue_script, zrem_if_score_script
@@ -35,13 +37,15 @@ from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
-_STATE_CODEC = "_room_state_codec.lua"
+# Shared local functions, prepended to the scripts that call them.
+_PRELUDES = {"encode_room_state": "_room_state_codec.lua", "session_joined": "_session_joined.lua"}
 
 
 def lua_source(name: str) -> str:
-    """A script's text; scripts that rewrite room state get the shared codec prelude."""
+    """A script's text, after the preludes of the shared functions it calls."""
     body = lua_text(LUA_DIR, name)
-    return lua_text(LUA_DIR, name, prelude=_STATE_CODEC) if "encode_room_state" in body else body
+    used = [lua_text(LUA_DIR, prelude) for function, prelude in _PRELUDES.items() if f"{function}(" in body]
+    return "\n".join([*used, body])
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,10 @@ class JoinResult:
     snapshot: RoomSnapshot = RoomSnapshot({}, [])
     # This new member's number in the room's join order (0: not a new member); see room_join.lua.
     join_seq: int = 0
+    # The room's session history started with this join, under this id (session_history.py),
+    # at `at_ms` (the join's time).
+    session_id: str | None = None
+    at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,22 +171,24 @@ class RoomRepository:
         when the script refuses a closing room: the caller's retry rewrites them once the close
         is over; a pointer is only believed while the user is a member (`get_user_room`), and
         a stale index entry is dropped by the next auto-close pass."""
+        session_id = str(uuid.uuid4())  # the room's session history's, if this join starts one
         async with self.redis.pipeline(transaction=False) as pipe:
             queue_script(pipe, self._join,
                          [keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
                           keys.activity_key(room_id), keys.closing_key(room_id), keys.producers_key(room_id),
-                          keys.join_seq_key(room_id)],
+                          keys.join_seq_key(room_id), session_key(room_id)],
                          [sid, js_number(user_id), _member_json(entry), initial_state_json(room_id, now_ms),
-                          now_ms, activity_ttl_ms, keys.ROOM_STATE_TTL_SECONDS])
+                          now_ms, activity_ttl_ms, keys.ROOM_STATE_TTL_SECONDS, session_id,
+                          keys.ROOM_STATE_TTL_SECONDS])
             pipe.set(user_room_key(user_id), room_id, ex=USER_KEY_TTL_SECONDS)
             pipe.zadd(keys.ACTIVE_ROOMS_KEY, {room_id: now_ms})
             (created, new_member, count, *views), _, _ = await pipe.execute()
         if int(created) < 0:
             return JoinResult(False, False, 0, closing=True)
-        seq, raw_members, raw_producers = views
+        seq, raw_members, raw_producers, started = views
         return JoinResult(bool(created), bool(new_member), int(count),
                           snapshot=_snapshot(_flat_pairs(raw_members), _flat_pairs(raw_producers)),
-                          join_seq=int(seq))
+                          join_seq=int(seq), session_id=session_id if int(started) else None, at_ms=now_ms)
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
         """The leave script on the room's keys. The user's room pointer (another Cluster slot)

@@ -207,11 +207,10 @@ class RoomService:
             if joined.new_member:
                 count = joined.participant_count
                 self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
-                await asyncio.gather(
-                    session_history(self.repo.redis).room_joined(room_id, created=joined.created,
-                                                                 participant_count=count),
-                    self.emit(Room(room_id, exclude_sid=session.sid, new_member_seq=joined.join_seq),
-                              "room:userJoined", {"userId": session.user_id, "user": session.user}))
+                if joined.session_id is not None:
+                    session_history(self.repo.redis).started(room_id, joined.session_id, joined.at_ms)
+                await self.emit(Room(room_id, exclude_sid=session.sid, new_member_seq=joined.join_seq),
+                                "room:userJoined", {"userId": session.user_id, "user": session.user})
         snapshot = joined.snapshot
         speaking = {p["userId"] for p in snapshot.producers}
         participants: list[ParticipantEntry] = []

@@ -100,14 +100,16 @@ class RoomSessionHistory:
     def __init__(self, redis: AsyncRedis, *, ttl_seconds: int = ROOM_STATE_TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        self._joined = redis.register_script(lua_text(LUA_DIR, "session_joined.lua"))
+        joined = lua_text(LUA_DIR, "session_joined.lua", prelude="_session_joined.lua")
+        self._joined = redis.register_script(joined)
         self._count = redis.register_script(lua_text(LUA_DIR, "session_count.lua"))
         self._close = redis.register_script(lua_text(LUA_DIR, "session_close.lua"))
         self._writes: set[asyncio.Task[None]] = set()
 
     async def room_joined(self, room_id: str, *, created: bool, participant_count: int) -> None:
         """A socket joined (`created`: its join created the room): start or update the session.
-        Never raises (a failure is logged: history must not cost a join)."""
+        Never raises (a failure is logged: history must not cost a join). The room join script
+        does the same in its own step (then `started` records the row)."""
         session_id = str(uuid.uuid4())
         now = _now_ms()
         try:
@@ -118,9 +120,14 @@ class RoomSessionHistory:
             logger.warning("room session history: join of room %s not recorded: %r", room_id, exc)
             return
         if int(started) == 1:
-            opened_at = _from_ms(str(now))
-            assert opened_at is not None
-            self._spawn(self._write(_write_opened, room_id, session_id, opened_at))
+            self.started(room_id, session_id, now)
+
+    def started(self, room_id: str, session_id: str, opened_at_ms: int) -> None:
+        """A session started in Redis: its row is written in the background (never awaited by
+        the join)."""
+        opened_at = _from_ms(str(opened_at_ms))
+        assert opened_at is not None
+        self._spawn(self._write(_write_opened, room_id, session_id, opened_at))
 
     async def count(self, room_id: str, what: Counted) -> None:
         """One chat message or gift in the room's open session. Never raises (logged)."""

@@ -4,12 +4,14 @@
 -- the user's room pointer and the active rooms index in the same round trip.
 -- Refused while a close of the room is still running (its `closing` marker): the
 -- caller waits and retries, so the join lands in a fresh room, never a half-closed one.
+-- A new member also counts in the room's session history (started when the join created
+-- the room or the room has none yet; else its peak raised).
 -- KEYS: 1 state, 2 members, 3 member_users, 4 activity, 5 closing marker,
---       6 producers (read only), 7 join sequence
+--       6 producers (read only), 7 join sequence, 8 session history
 -- ARGV: 1 sid, 2 user id (JS formatted), 3 member entry JSON, 4 initial state JSON,
---       5 now ms, 6 activity TTL ms, 7 state TTL s
+--       5 now ms, 6 activity TTL ms, 7 state TTL s, 8 session id if one starts, 9 session TTL s
 -- Returns {created (0/1), new member (0/1), participant count, join sequence, members
--- (HGETALL), producers (HGETALL)}: the join ack's view, read in the same atomic step as the
+-- (HGETALL), producers (HGETALL), session started (0/1)}: the join ack's view, read in the same atomic step as the
 -- join. The sequence numbers new members in join order (0 for a re-join): a member's ack
 -- lists exactly the members with a lower number, so only those with a higher one need
 -- announcing to it. {-1, 0, 0} while closing.
@@ -45,4 +47,8 @@ state['lastActivityAt'] = tonumber(ARGV[5])
 redis.call('SET', KEYS[1], encode_room_state(state), 'EX', state_ttl)
 
 redis.call('SET', KEYS[4], ARGV[5], 'PX', tonumber(ARGV[6]))
-return {created, is_new, count, seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6])}
+local started = 0
+if is_new == 1 then
+  started = session_joined(KEYS[8], created == 1, ARGV[8], ARGV[5], count, tonumber(ARGV[9]))
+end
+return {created, is_new, count, seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[6]), started}
