@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flylive.lua_scripts import lua_text
 from flylive.redis_types import AsyncRedis
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 class FixedWindowRateLimiter:
     def __init__(self, redis: AsyncRedis) -> None:
         self._redis = redis
+        self._hit = redis.register_script(lua_text(LUA_DIR, "ratelimit_hit.lua"))
 
     async def allow(self, bucket: str, user_key: str, *, limit: int, window_seconds: int) -> bool:
         """Count one hit on `ratelimit:{bucket}:{user_key}`; True iff still within `limit`."""
         key = f"ratelimit:{bucket}:{user_key}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)  # the window starts at the first hit
-            result = await pipe.execute()
-        if not result:  # an aborted transaction counts as "not allowed", like the baseline
-            return False
-        return int(result[0]) <= limit
+        return int(await self._hit(keys=[key], args=[window_seconds])) <= limit
