@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from apps.integrations.laravel_client import LaravelClient
 from apps.media.gateway import MediaUnavailableError
+from apps.rooms.keys import state_key
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService
 from apps.rooms.tests.fakes import EmitRecorder
@@ -48,7 +49,7 @@ class Harness:
     media_down: bool = False
 
     async def count(self, room_id: str) -> int:
-        raw = await self.redis.get(f"room:state:{room_id}")
+        raw = await self.redis.get(state_key(room_id))
         assert raw is not None
         return int(json.loads(raw)["participantCount"])
 

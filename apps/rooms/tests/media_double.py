@@ -21,6 +21,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.asyncio import Redis, from_url
 
 from apps.media.gateway import MEDIA_RPC_CHANNEL
+from apps.media.node_registry import MEDIA_NODES_KEY
 
 FIXED_RTP_CAPABILITIES: dict[str, Any] = {
     "codecs": [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2,
@@ -68,7 +69,7 @@ async def _heartbeat(redis: Redis, node_id: str, channel: str) -> None:
     while True:
         info = {"workers": {"active": 1, "expected": 1}, "updatedAt": int(time.time() * 1000), "rooms": 0,
                 "routers": 0, "capacity": 100, "channel": channel, "pid": 0, "draining": False, "extra": {}}
-        await redis.hset("media:nodes", node_id, json.dumps(info))
+        await redis.hset(MEDIA_NODES_KEY, node_id, json.dumps(info))
         await asyncio.sleep(2)
 
 
@@ -96,6 +97,6 @@ async def running_media_double(redis_url: str, *, node_id: str | None = None,
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if node_id is not None:
-            await probe.hdel("media:nodes", node_id)
+            await probe.hdel(MEDIA_NODES_KEY, node_id)
         await layer.flush()
         await probe.aclose()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from apps.media.node_registry import NodeRegistry
+from apps.media.node_registry import NodeRegistry, room_node_key
 from apps.rooms.auto_close import auto_close_pass
-from apps.rooms.keys import AUTO_CLOSE_LOCK_KEY
+from apps.rooms.keys import AUTO_CLOSE_LOCK_KEY, activity_key, member_users_key, members_key, state_key
 from apps.rooms.tests.conftest import Harness
 from apps.rooms.tests.fakes import FakeSocket
+from apps.users.keys import user_room_key
 from flylive.redis_lock import RedisLock
 
 
@@ -19,7 +20,7 @@ async def open_room(h: Harness, room_id: str, *, members: int = 0, activity: boo
         await h.service.join(socket, room_id, 15)
     await h.service.leave(sockets[-1], room_id)
     if not activity:
-        await h.redis.delete(f"room:{room_id}:activity")  # as after ROOM_INACTIVITY_TIMEOUT_MS
+        await h.redis.delete(activity_key(room_id))  # as after ROOM_INACTIVITY_TIMEOUT_MS
 
 
 async def test_idle_empty_room_is_closed_and_the_rest_are_kept(h: Harness) -> None:
@@ -37,8 +38,8 @@ async def test_idle_empty_room_is_closed_and_the_rest_are_kept(h: Harness) -> No
     ended = (await h.statuses("idle"))[-1]
     assert (ended["is_live"], ended["participant_count"]) == (False, 0)
     assert ended["ended_at"].endswith("Z")
-    assert await h.redis.exists("room:state:idle", "room:idle:members", "room:idle:member_users") == 0
-    assert await h.redis.exists("room:state:occupied", "room:state:recent") == 2
+    assert await h.redis.exists(state_key("idle"), members_key("idle"), member_users_key("idle")) == 0
+    assert await h.redis.exists(state_key("occupied"), state_key("recent")) == 2
     assert sorted(await h.service.repo.active_room_ids()) == ["occupied", "recent"]
     assert not await h.redis.exists(AUTO_CLOSE_LOCK_KEY)  # released
 
@@ -59,11 +60,12 @@ async def test_overlapping_passes_are_prevented_by_the_lock(h: Harness) -> None:
 
 async def test_a_pass_keeps_a_long_lived_rooms_records(h: Harness) -> None:
     await open_room(h, "old", members=1)
-    for key in ("room:state:old", "room:old:members", "room:old:member_users", "user:100:room"):
+    records = (state_key("old"), members_key("old"), member_users_key("old"), user_room_key(100))
+    for key in records:
         await h.redis.expire(key, 60)  # as a day after the last join
     report = await auto_close_pass(h.service)
     assert report.kept_alive == 1
-    for key in ("room:state:old", "room:old:members", "room:old:member_users", "user:100:room"):
+    for key in records:
         assert await h.redis.ttl(key) > 86000, key
 
 
@@ -88,9 +90,9 @@ async def test_a_dead_holders_lock_frees_itself(h: Harness) -> None:
 async def test_a_pass_keeps_a_long_lived_rooms_media_node(h: Harness) -> None:
     await open_room(h, "old", members=1)
     await open_room(h, "idle")
-    await h.redis.set("room:old:media_node", "node-a", ex=60)  # a day after its last media request
+    await h.redis.set(room_node_key("old"), "node-a", ex=60)  # a day after its last media request
     registry = NodeRegistry(h.redis)
     report = await auto_close_pass(h.service, refresh_media=registry.keep_rooms_placed)
     assert report.closed == ("idle",)
-    assert await h.redis.ttl("room:old:media_node") > 86000
-    assert await h.redis.get("room:old:media_node") == b"node-a"
+    assert await h.redis.ttl(room_node_key("old")) > 86000
+    assert await h.redis.get(room_node_key("old")) == b"node-a"

@@ -19,7 +19,12 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.asyncio import Redis
 
 from apps.realtime.emit import room_group
+from apps.realtime.instance_keys import INSTANCES_KEY, RECORDED_INSTANCES_KEY, instance_sockets_key
+from apps.rooms.keys import ACTIVE_ROOMS_KEY, activity_key, member_users_key, members_key, state_key
+from apps.rooms.repository import RoomRepository
 from apps.rooms.tests.test_rooms_e2e import Client, eventually
+from apps.seats.keys import locked_seats_key, seat_count_key, seats_key
+from apps.users.keys import user_sockets_key
 from flylive.redis_values import as_text
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
@@ -143,11 +148,10 @@ async def test_idle_empty_room_is_closed_and_laravel_gets_ended_at(
     [closed] = listener.closed("ac-idle")
     assert closed["reason"] == "inactivity"
     assert isinstance(closed["timestamp"], int)
-    keys = ["room:state:ac-idle", "room:ac-idle:members", "room:ac-idle:member_users",
-            "room:ac-idle:activity", "room:ac-idle:seats", "room:ac-idle:locked_seats",
-            "room:ac-idle:seat_count"]
+    keys = [key("ac-idle") for key in (state_key, members_key, member_users_key, activity_key, seats_key,
+                                       locked_seats_key, seat_count_key)]
     assert await redis.exists(*keys) == 0
-    assert await redis.zscore("rooms:active", "ac-idle") is None
+    assert await redis.zscore(ACTIVE_ROOMS_KEY, "ac-idle") is None
 
 
 async def test_occupied_room_is_not_closed(web: LiveServer, laravel: FakeLaravel, redis: Redis) -> None:
@@ -157,7 +161,7 @@ async def test_occupied_room_is_not_closed(web: LiveServer, laravel: FakeLaravel
         await asyncio.sleep(INACTIVITY_MS / 1000 + 6 * POLL_MS / 1000)  # activity gone, passes ran
         assert client.received("room:closed") == []
         assert ended_reports(laravel, "ac-busy") == []
-        raw = await redis.get("room:state:ac-busy")
+        raw = await redis.get(state_key("ac-busy"))
         assert raw is not None
         assert json.loads(raw)["participantCount"] == 1
         await client.sio.emit("room:leave", {"roomId": "ac-busy"})
@@ -173,7 +177,7 @@ async def test_empty_room_with_recent_activity_is_not_closed(
     await join_and_leave(web, 903, "ac-recent")
     await asyncio.sleep(INACTIVITY_MS / 1000 / 2)  # passes ran meanwhile; the join's mark is fresh
     assert ended_reports(laravel, "ac-recent") == []
-    assert await redis.exists("room:state:ac-recent") == 1
+    assert await redis.exists(state_key("ac-recent")) == 1
     await eventually(lambda: _true(ended_reports(laravel, "ac-recent")), within=CLOSE_WITHIN)
 
 
@@ -199,23 +203,23 @@ async def test_a_killed_web_process_is_swept_by_celery(
     """No web process sweeps here (web_env): the killed one's socket leaves its room through the
     Celery task, its records go, and the room it left empty is then auto-closed."""
     web = stack[0]
-    before = {as_text(i) for i in await redis.hkeys("web:instances")}
+    before = {as_text(i) for i in await redis.hkeys(INSTANCES_KEY)}
     with run_server(web.env, server="uvicorn") as doomed:
         client = await Client(920).connect(doomed)
         await client.call("room:join", {"roomId": "ac-swept"})
-        [instance] = {as_text(i) for i in await redis.hkeys("web:instances")} - before
+        [instance] = {as_text(i) for i in await redis.hkeys(INSTANCES_KEY)} - before
         os.kill(doomed.proc.pid, signal.SIGKILL)
         doomed.proc.wait(timeout=10)
         await client.sio.eio.disconnect(abort=True)
 
     async def swept() -> bool:
-        return (await redis.hlen("room:ac-swept:members") == 0
-                and not await redis.hexists("web:instances", instance)
-                and not await redis.exists("user:920:room", "user:920:sockets",
-                                           f"web:instance:{instance}:sockets"))
+        return (await redis.hlen(members_key("ac-swept")) == 0
+                and not await redis.hexists(INSTANCES_KEY, instance)
+                and not await redis.exists(user_sockets_key(920), instance_sockets_key(instance))
+                and await RoomRepository(redis).get_user_room(920) is None)
 
     await eventually(swept, within=10)
-    assert not await redis.sismember("web:instances:recorded", instance)
+    assert not await redis.sismember(RECORDED_INSTANCES_KEY, instance)
     await eventually(lambda: _true(ended_reports(laravel, "ac-swept")), within=CLOSE_WITHIN)
 
 

@@ -7,7 +7,11 @@ import json
 import os
 import signal
 
+from apps.realtime.instance_keys import INSTANCES_KEY
+from apps.rooms.keys import members_key, state_key
+from apps.rooms.repository import RoomRepository
 from apps.rooms.tests.test_rooms_e2e import Client, eventually
+from apps.users.keys import user_sockets_key
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer, clean_redis_db, free_port
 from tests.support.server import run_server, server_env
@@ -32,7 +36,7 @@ async def test_a_killed_servers_user_leaves_the_room_for_the_others(redis_server
                 await alice.call("room:join", {"roomId": ROOM})
                 await bob.call("room:join", {"roomId": ROOM})
                 await alice.wait_for("room:userJoined")
-                assert len(await redis.hkeys("web:instances")) == 2
+                assert len(await redis.hkeys(INSTANCES_KEY)) == 2
 
                 os.kill(two.proc.pid, signal.SIGKILL)
                 two.proc.wait(timeout=10)
@@ -42,14 +46,15 @@ async def test_a_killed_servers_user_leaves_the_room_for_the_others(redis_server
                 assert left == {"userId": 202}
 
                 async def swept() -> bool:  # userLeft is sent midway; the registries come after
-                    raw = await redis.get(f"room:state:{ROOM}")
+                    raw = await redis.get(state_key(ROOM))
                     return (raw is not None and json.loads(raw)["participantCount"] == 1
-                            and await redis.exists("user:202:room", "user:202:sockets") == 0
-                            and len(await redis.hkeys("web:instances")) == 1)
+                            and await redis.exists(user_sockets_key(202)) == 0
+                            and await RoomRepository(redis).get_user_room(202) is None
+                            and len(await redis.hkeys(INSTANCES_KEY)) == 1)
 
                 await eventually(swept, within=5)
-                assert await redis.hkeys(f"room:{ROOM}:members") == [alice.sio.get_sid().encode()]
-                assert await redis.get("user:201:room") == ROOM.encode()
+                assert await redis.hkeys(members_key(ROOM)) == [alice.sio.get_sid().encode()]
+                assert await RoomRepository(redis).get_user_room(201) == ROOM
             finally:
                 await alice.close()
                 await bob.close()

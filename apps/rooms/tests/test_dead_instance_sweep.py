@@ -16,15 +16,24 @@ from apps.integrations.laravel_client import LaravelClient
 from apps.realtime.dead_instance_sweep import DeadInstanceSweeper, redis_now_ms
 from apps.realtime.emit import Room
 from apps.realtime.event_registry import SocketSession
-from apps.realtime.instance_keys import INSTANCES_KEY
+from apps.realtime.instance_keys import (
+    INSTANCES_KEY,
+    RECORDED_INSTANCES_KEY,
+    instance_rooms_key,
+    instance_sockets_key,
+    instance_sweep_claim_key,
+)
 from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.socket_registry import SocketRegistry
 from apps.realtime.web_instance import WebInstance
+from apps.rooms.keys import members_key, state_key
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService, forget_room_service, use_room_service
 from apps.rooms.tests.conftest import seat
 from apps.rooms.tests.fakes import EmitRecorder, FakeSocket
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
+from apps.seats.keys import seats_key
+from apps.users.keys import user_sockets_key
 from flylive.config import get_config
 from tests.support.fake_laravel import FakeLaravel
 
@@ -60,7 +69,7 @@ class World:
         await self.redis.hset(INSTANCES_KEY, instance_id, await redis_now_ms(self.redis) - age_ms)
 
     async def count(self, room_id: str) -> int:
-        raw = await self.redis.get(f"room:state:{room_id}")
+        raw = await self.redis.get(state_key(room_id))
         assert raw is not None
         return int(json.loads(raw)["participantCount"])
 
@@ -113,23 +122,24 @@ async def test_dead_instance_sockets_are_cleaned_up_like_a_disconnect(world: Wor
     assert await w.sweeper().sweep_once() == [DEAD]
 
     assert await w.count("r") == 1
-    assert await w.redis.hkeys("room:r:members") == [b"l3"]
-    assert await w.redis.hgetall("room:r:seats") == {}
+    assert await w.redis.hkeys(members_key("r")) == [b"l3"]
+    assert await w.redis.hgetall(seats_key("r")) == {}
     assert [e.payload for e in w.emits.to_room("r", "seat:cleared")] == [{"seatIndex": 3}]
     left = w.emits.to_room("r", "room:userLeft")
     assert sorted(e.payload["userId"] for e in left) == [1, 2]
     assert {e.target for e in left} == {Room("r", exclude_sid="d1"), Room("r", exclude_sid="d2")}
     assert sorted(w.released) == [("d1", "r"), ("d2", "r")]
     for uid in (1, 2, 4):
-        assert await w.redis.exists(f"user:{uid}:room", f"user:{uid}:sockets") == 0
+        assert await w.redis.exists(user_sockets_key(uid)) == 0
+        assert await w.service.repo.get_user_room(uid) is None
     # Only the claim is left, expiring on its own so a late sweeper skips the instance.
-    assert await w.redis.keys("web:instance:dead-host*") == [f"web:instance:{DEAD}:sweeping".encode()]
-    assert 0 < await w.redis.pttl(f"web:instance:{DEAD}:sweeping") <= DEAD_AFTER_MS
+    assert await w.redis.keys(f"*{DEAD}*") == [instance_sweep_claim_key(DEAD).encode()]
+    assert 0 < await w.redis.pttl(instance_sweep_claim_key(DEAD)) <= DEAD_AFTER_MS
     assert await w.redis.hkeys(INSTANCES_KEY) == [LIVE.encode()]
     # The live instance's socket and records are as they were.
-    assert await w.redis.get("user:3:room") == b"r"
-    assert await w.redis.smembers("user:3:sockets") == {b"l3"}
-    assert await w.redis.hkeys(f"web:instance:{LIVE}:sockets") == [b"l3"]
+    assert await w.service.repo.get_user_room(3) == "r"
+    assert await w.redis.smembers(user_sockets_key(3)) == {b"l3"}
+    assert await w.redis.hkeys(instance_sockets_key(LIVE)) == [b"l3"]
     await w.service.drain()
 
 
@@ -140,7 +150,7 @@ async def test_live_instances_are_never_swept(world: World) -> None:
     assert await w.sweeper().sweep_once() == []
     assert await w.count("r") == 3
     assert w.emits.emitted == []
-    assert len(await w.redis.hkeys(f"web:instance:{DEAD}:sockets")) == 3
+    assert len(await w.redis.hkeys(instance_sockets_key(DEAD))) == 3
 
 
 async def test_two_racing_sweepers_clean_up_once(world: World) -> None:
@@ -158,7 +168,7 @@ async def test_a_crashed_sweepers_claim_expires_and_another_finishes(world: Worl
     w = world
     await populate(w)
     # A sweeper claimed the instance, cleaned d1, and died.
-    await w.redis.set(f"web:instance:{DEAD}:sweeping", "crashed", px=300)
+    await w.redis.set(instance_sweep_claim_key(DEAD), "crashed", px=300)
     await w.service.socket_gone(SocketSession(sid="d1", user={"id": 1}, room_id="r"))
     await w.registry.remove(1, "d1", instance_id=DEAD)
     w.emits.emitted.clear()
@@ -175,7 +185,7 @@ async def test_room_record_is_not_written_for_a_socket_already_gone(world: World
     await w.registry.add({"id": 7}, "s7", instance_id=LIVE)
     await w.registry.remove(7, "s7", instance_id=LIVE)
     await w.registry.set_room(LIVE, "s7", "r")  # a late join hook after the cleanup
-    assert await w.redis.exists(f"web:instance:{LIVE}:rooms", f"web:instance:{LIVE}:sockets") == 0
+    assert await w.redis.exists(instance_rooms_key(LIVE), instance_sockets_key(LIVE)) == 0
 
 
 async def test_an_instance_swept_while_alive_takes_a_new_id_and_drops_its_sockets(redis: Redis) -> None:
@@ -202,7 +212,7 @@ async def test_an_instance_swept_while_alive_takes_a_new_id_and_drops_its_socket
 
 async def test_orphaned_records_of_an_instance_without_an_entry_are_swept(world: World) -> None:
     """Records written for an instance after its sweep removed its entry (a late connect) are
-    found through `web:instances:recorded` and cleaned up like a dead instance's."""
+    found through `{web}:instances:recorded` and cleaned up like a dead instance's."""
     w = world
     orphan = "gone-host:3:cc"
     await w.heartbeat(LIVE, 1000)
@@ -210,11 +220,12 @@ async def test_orphaned_records_of_an_instance_without_an_entry_are_swept(world:
     await w.connect(orphan, "o5", 5, "r")
     assert await w.count("r") == 2
     assert await w.sweeper().sweep_once() == [orphan]
-    assert await w.redis.hkeys("room:r:members") == [b"l3"]
+    assert await w.redis.hkeys(members_key("r")) == [b"l3"]
     assert [e.payload for e in w.emits.to_room("r", "room:userLeft")] == [{"userId": 5}]
-    assert await w.redis.exists(f"web:instance:{orphan}:sockets", f"web:instance:{orphan}:rooms",
-                                "user:5:sockets", "user:5:room") == 0
-    assert await w.redis.smembers("web:instances:recorded") == {LIVE.encode()}
+    assert await w.redis.exists(instance_sockets_key(orphan), instance_rooms_key(orphan),
+                                user_sockets_key(5)) == 0
+    assert await w.service.repo.get_user_room(5) is None
+    assert await w.redis.smembers(RECORDED_INSTANCES_KEY) == {LIVE.encode()}
     assert await w.sweeper().sweep_once() == []
 
 

@@ -17,8 +17,10 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
+from apps.media.node_registry import room_node_key
 from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run_media_node
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until
+from apps.rooms.keys import members_key, state_key
 from tests.support.celery_procs import run_celery_beat, run_celery_worker
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer
@@ -101,7 +103,7 @@ async def test_a_killed_media_nodes_rooms_close_and_new_rooms_play_on_the_other(
 ) -> None:
     speaker, listener, producer_id = await speaker_and_listener(stack, peers, "lost-node-room", 501)
     assert await wait_until(lambda: listener.received[producer_id].loud_frames >= 25, 15), stack.logs()
-    doomed = await redis.get("room:lost-node-room:media_node")
+    doomed = await redis.get(room_node_key("lost-node-room"))
     assert doomed in stack.nodes, doomed
     survivor = next(name for name in stack.nodes if name != doomed)
 
@@ -117,11 +119,11 @@ async def test_a_killed_media_nodes_rooms_close_and_new_rooms_play_on_the_other(
         assert (event["roomId"], event["reason"]) == ("lost-node-room", "worker_died")
         assert isinstance(event["timestamp"], int)
     assert await wait_until(lambda: bool(ended(laravel, "lost-node-room")), 5)
-    assert await redis.exists("room:state:lost-node-room", "room:lost-node-room:members",
-                              "room:lost-node-room:media_node") == 0
+    assert await redis.exists(state_key("lost-node-room"), members_key("lost-node-room"),
+                              room_node_key("lost-node-room")) == 0
 
     # A new room is placed on the node that is left, and its listener hears the speaker.
     _, fresh_listener, fresh_producer = await speaker_and_listener(stack, peers, "after-loss-room", 601)
-    assert await redis.get("room:after-loss-room:media_node") == survivor
+    assert await redis.get(room_node_key("after-loss-room")) == survivor
     heard = await wait_until(lambda: fresh_listener.received[fresh_producer].loud_frames >= 50, 15)
     assert heard, (fresh_listener.received[fresh_producer], stack.logs())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from apps.media.node_registry import NodeInfo, NodeRegistry, WorkerCounts
+from apps.media.node_registry import MEDIA_NODES_KEY, NodeInfo, NodeRegistry, WorkerCounts, room_node_key
 from apps.media.reports import publish_rooms_lost
+from apps.rooms.keys import members_key, state_key
 from apps.rooms.lost_media_rooms import close_lost_media_rooms
 from apps.rooms.tests.conftest import Harness
 from apps.rooms.tests.fakes import FakeSocket
@@ -19,8 +20,9 @@ async def test_rooms_a_live_node_reports_lost_are_closed_once(h: Harness) -> Non
     assert await close_lost_media_rooms(h.service) == ["lost"]
     [closed] = h.emits.events("room:closed")
     assert (closed.payload["roomId"], closed.payload["reason"]) == ("lost", "worker_died")
-    assert await h.redis.exists("room:state:lost", "room:lost:members", "user:1:room") == 0
-    assert await h.redis.exists("room:state:kept") == 1
+    assert await h.redis.exists(state_key("lost"), members_key("lost")) == 0
+    assert await h.service.repo.get_user_room(1) is None
+    assert await h.redis.exists(state_key("kept")) == 1
     ended = (await h.statuses("lost"))[-1]
     assert (ended["is_live"], ended["participant_count"]) == (False, 0)
     assert "ended_at" in ended
@@ -37,6 +39,6 @@ async def test_the_rooms_of_a_node_whose_heartbeat_stopped_are_closed(h: Harness
         await registry.place_room(room_id, "dead-node", replacing_dead=None)
     assert sorted(await close_lost_media_rooms(h.service)) == ["r1", "r2"]
     assert sorted(e.payload["roomId"] for e in h.emits.events("room:closed")) == ["r1", "r2"]
-    assert await h.redis.exists("room:state:r1", "room:state:r2", "room:r1:media_node") == 0
-    assert await h.redis.hexists("media:nodes", "dead-node") == 0
+    assert await h.redis.exists(state_key("r1"), state_key("r2"), room_node_key("r1")) == 0
+    assert await h.redis.hexists(MEDIA_NODES_KEY, "dead-node") == 0
     assert await close_lost_media_rooms(h.service) == []

@@ -16,7 +16,9 @@ from redis.asyncio import Redis, from_url
 
 from apps.integrations.laravel_client import LaravelClient
 from apps.media.gateway import router_rtp_capabilities
+from apps.media.node_registry import MEDIA_NODES_KEY, room_node_key
 from apps.realtime.emit import emit, room_group
+from apps.rooms.keys import members_key, state_key
 from apps.rooms.repository import RoomRepository
 from apps.rooms.service import RoomService
 from apps.rooms.tests.media_double import MediaDouble, running_media_double
@@ -62,7 +64,7 @@ async def laravel(laravel_port: int) -> AsyncIterator[FakeLaravel]:
 
 @pytest.fixture
 async def media(redis_server: RedisServer, redis: Redis) -> AsyncIterator[MediaDouble]:
-    await redis.delete("media:nodes")
+    await redis.delete(MEDIA_NODES_KEY)
     async with running_media_double(redis_server.url(db=E2E_DB), node_id="e2e-double") as double:
         yield double
 
@@ -83,7 +85,7 @@ async def clients(live: LiveServer, laravel: FakeLaravel, media: MediaDouble
 
 
 async def participant_count(redis: Redis, room_id: str) -> int:
-    raw = await redis.get(f"room:state:{room_id}")
+    raw = await redis.get(state_key(room_id))
     assert raw is not None
     return int(json.loads(raw)["participantCount"])
 
@@ -143,7 +145,7 @@ async def test_disconnect_cleans_up_once(clients: Any, redis: Redis) -> None:
     assert await alice.wait_for("seat:cleared") == [{"seatIndex": 3}]
     assert await alice.wait_for("room:userLeft", 2) == [{"userId": 202}, {"userId": 202}]
     assert await participant_count(redis, "e2e-2") == 1
-    assert await redis.get("user:202:room") is None
+    assert await RoomRepository(redis).get_user_room(202) is None
     assert await alice.call("user:getRoom", {"userId": 202}) == {"roomId": None}
 
 
@@ -168,12 +170,12 @@ async def test_invalid_payloads_get_the_contract_answers(clients: Any) -> None:
 
 async def test_join_needs_no_media_node(live: LiveServer, laravel: FakeLaravel, redis: Redis) -> None:
     """Joins allocate no media (issue 7): the first transport:create places the room."""
-    await redis.delete("media:nodes")
+    await redis.delete(MEDIA_NODES_KEY)
     alice = await Client(501).connect(live)
     try:
         ack = await alice.call("room:join", {"roomId": "e2e-5"})
         assert ack["rtpCapabilities"] == router_rtp_capabilities()
-        assert await redis.exists("room:state:e2e-5", "room:e2e-5:media_node") == 1
+        assert await redis.exists(state_key("e2e-5"), room_node_key("e2e-5")) == 1
     finally:
         await alice.close()
 
@@ -209,7 +211,8 @@ async def test_close_room_tells_members_and_forgets_them(clients: Any, redis: Re
         [closed] = await client.wait_for("room:closed")
         assert (closed["roomId"], closed["reason"]) == ("e2e-6", "inactivity")
         assert isinstance(closed["timestamp"], int)
-    assert await redis.exists("room:state:e2e-6", "room:e2e-6:members", "user:601:room") == 0
+    assert await redis.exists(state_key("e2e-6"), members_key("e2e-6")) == 0
+    assert await RoomRepository(redis).get_user_room(601) is None
     statuses = laravel.requests_to("/api/v1/internal/rooms/e2e-6/status")
     [ended] = [r.json for r in statuses if not r.json["is_live"]]
     assert ended["participant_count"] == 0
@@ -231,7 +234,7 @@ async def test_health_and_metrics_through_the_server(live: LiveServer, media: Me
         health = await http.get("/health")
         assert (health.status_code, health.json()["status"]) == (200, "ok")
         assert health.json()["workers"] == {"active": 1, "expected": 1}
-        await redis.set("room:state:e2e-metrics", "{}", ex=60)
+        await redis.set(state_key("e2e-metrics"), "{}", ex=60)
         body = (await http.get("/metrics")).json()
         assert body["application"]["rooms"] >= 1
         assert body["application"]["activeWorkers"] == 1

@@ -9,17 +9,19 @@ import pytest
 from apps.media.gateway import MediaUnavailableError
 from apps.realtime.emit import Room
 from apps.realtime.event_registry import SocketSession
+from apps.rooms.keys import activity_key, members_key, producers_key, state_key
 from apps.rooms.service import FORCE_LEAVE_MESSAGE_TYPE, ROOM_CLOSED_HOOKS
 from apps.rooms.tests.conftest import KEY, Harness, seat
 from apps.rooms.tests.fakes import FakeSocket
 from apps.rooms.tests.media_double import FIXED_RTP_CAPABILITIES
+from apps.seats.keys import invite_key, seats_key
 from apps.seats.repository import SeatRepository
 
 
 async def test_join_ack_lists_others_seats_locks_and_producers(h: Harness) -> None:
     alice, bob = FakeSocket.of("a", 1), FakeSocket.of("b", 2)
     await h.service.join(alice, "r", 15)
-    await h.redis.hset("room:r:producers", "p1", "1")
+    await h.redis.hset(producers_key("r"), "p1", "1")
     await seat(h.redis, "r", 1, 0)
     await seat(h.redis, "r", 9, 5)
     for index in (7, 12):
@@ -78,8 +80,8 @@ async def test_disconnect_leaves_the_room(h: Harness) -> None:
     assert await h.count("r") == 1
     assert [e.payload for e in h.emits.to_room("r", "seat:cleared")] == [{"seatIndex": 4}]
     assert [e.payload for e in h.emits.to_room("r", "room:userLeft")] == [{"userId": 2}]
-    assert await h.redis.get("user:2:room") is None
-    assert await h.redis.get("user:1:room") == b"r"
+    assert await h.service.repo.get_user_room(2) is None
+    assert await h.service.repo.get_user_room(1) == "r"
 
 
 async def test_double_join_counts_once_and_announces_once(h: Harness) -> None:
@@ -102,7 +104,7 @@ async def test_joining_another_room_leaves_the_first_fully(h: Harness) -> None:
     assert alice.session.room_id == "two"
     assert [e.payload for e in h.emits.to_room("one", "seat:cleared")] == [{"seatIndex": 2}]
     assert [e.payload for e in h.emits.to_room("one", "room:userLeft")] == [{"userId": 1}]
-    assert await h.redis.get("user:1:room") == b"two"
+    assert await h.service.repo.get_user_room(1) == "two"
     await h.service.socket_gone(alice.session)
     assert (await h.count("one"), await h.count("two")) == (1, 0)
 
@@ -136,7 +138,7 @@ async def test_two_sockets_of_one_user_count_twice_and_leave_once(h: Harness) ->
     await h.service.socket_gone(phone.session)
     assert await h.count("r") == 2
     assert h.emits.events("room:userLeft") == []  # the user is still in the room on the tablet
-    assert await h.redis.hexists("room:r:seats", "0")
+    assert await h.redis.hexists(seats_key("r"), "0")
     await h.service.leave(tablet, "r")
     assert await h.count("r") == 1
     assert [e.payload for e in h.emits.events("room:userLeft")] == [{"userId": 1}]
@@ -147,7 +149,7 @@ async def test_concurrent_joins_of_50_sockets_count_exactly(h: Harness) -> None:
     sockets = [FakeSocket.of(f"s{i}", i + 1) for i in range(50)]
     await asyncio.gather(*(h.service.join(s, "big", 15) for s in sockets))
     assert await h.count("big") == 50
-    assert await h.redis.hlen("room:big:members") == 50
+    assert await h.redis.hlen(members_key("big")) == 50
     statuses = await h.statuses("big")
     assert statuses.count({"is_live": True, "participant_count": 0}) == 1  # one creation
     await asyncio.gather(*(h.service.socket_gone(s.session) for s in sockets[:20]),
@@ -160,7 +162,7 @@ async def test_join_without_media_fails_and_changes_nothing(h: Harness) -> None:
     alice = FakeSocket.of("a", 1)
     with pytest.raises(MediaUnavailableError):
         await h.service.join(alice, "r", 15)
-    assert await h.redis.exists("room:state:r") == 0
+    assert await h.redis.exists(state_key("r")) == 0
     assert alice.session.room_id is None
     assert alice.groups == set()
 
@@ -191,8 +193,9 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
     force_leave = {"type": FORCE_LEAVE_MESSAGE_TYPE, "roomId": "r", "reason": "inactivity"}
     assert h.group_messages == [("r", force_leave)]
     assert h.media_released == [("r", "inactivity")]
-    for key in ("room:state:r", "room:r:members", "room:r:invite:3", "user:1:room", "user:2:room"):
+    for key in (state_key("r"), members_key("r"), invite_key("r", 3)):
         assert await h.redis.exists(key) == 0, key
+    assert [await h.service.repo.get_user_room(uid) for uid in (1, 2)] == [None, None]
     last = (await h.statuses("r"))[-1]
     assert last["is_live"] is False
     assert last["participant_count"] == 0
@@ -209,7 +212,7 @@ async def test_close_room_tells_sockets_laravel_and_deletes_state(h: Harness) ->
 
 async def test_idle_close_spares_a_room_with_members(h: Harness) -> None:
     await h.service.join(FakeSocket.of("a", 1), "r", 15)
-    await h.redis.delete("room:r:activity")
+    await h.redis.delete(activity_key("r"))
     assert not await h.service.close_idle_room("r")
     assert h.emits.events("room:closed") == []
     assert await h.count("r") == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.rooms.models import RoomSession
-from apps.rooms.session_history import session_history
+from apps.rooms.session_history import session_history, session_key
 from apps.rooms.tests.conftest import Harness
 from apps.rooms.tests.fakes import FakeSocket
 
@@ -35,11 +35,11 @@ async def test_a_room_session_row_from_open_to_close(h: Harness) -> None:
     assert closed.closed_at is not None
     assert closed.opened_at == opened.opened_at
     assert (closed.peak_participants, closed.chat_count, closed.gift_count) == (3, 3, 1)
-    assert not await h.redis.exists("room:hist:session")
+    assert not await h.redis.exists(session_key("hist"))
 
     # The next life of the room is a new session; counts after the close start nothing.
     await history.count("hist", "chats")
-    assert not await h.redis.exists("room:hist:session")
+    assert not await h.redis.exists(session_key("hist"))
     await h.service.join(alice, "hist", 15)
     await history.drain()
     assert await RoomSession.objects.filter(room_id="hist").acount() == 2

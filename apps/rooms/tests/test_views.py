@@ -12,6 +12,7 @@ from django.test import AsyncClient
 from redis.asyncio import Redis, from_url
 
 from apps.integrations.laravel_client import LaravelClient
+from apps.media.node_registry import MEDIA_NODES_KEY
 from apps.rooms.repository import RoomRepository
 from apps.rooms.schemas import participant_entry
 from apps.rooms.service import RoomService, forget_room_service, use_room_service
@@ -61,7 +62,7 @@ async def register_node(redis: Redis, node_id: str, active: int, expected: int, 
     info = {"workers": {"active": active, "expected": expected}, "updatedAt": updated_at,
             "rooms": 1, "routers": 3, "capacity": 100, "channel": f"media.rpc.{node_id}", "pid": 4242,
             "draining": False, "extra": extra or {}}
-    await redis.hset("media:nodes", node_id, json.dumps(info))
+    await redis.hset(MEDIA_NODES_KEY, node_id, json.dumps(info))
 
 
 async def test_health_is_ok_with_redis_and_live_workers(http: AsyncClient, redis: Redis) -> None:

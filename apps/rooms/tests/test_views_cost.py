@@ -14,6 +14,7 @@ import pytest
 from django.test import AsyncClient
 from redis.asyncio import Redis
 
+from apps.rooms.keys import ACTIVE_ROOMS_KEY, state_key
 from apps.rooms.service import forget_room_service
 from apps.rooms.tests.test_views import install_service, register_node
 
@@ -58,8 +59,8 @@ async def test_endpoints_do_no_scan_and_read_no_files(http: AsyncClient, redis: 
                                                       opened_files: list[str]) -> None:
     await register_node(redis, "n1", 2, 2)
     for n in range(50):  # enough state that a SCAN would be many calls
-        await redis.set(f"room:state:cost-{n}", "{}")
-        await redis.zadd("rooms:active", {f"cost-{n}": n})
+        await redis.set(state_key(f"cost-{n}"), "{}")
+        await redis.zadd(ACTIVE_ROOMS_KEY, {f"cost-{n}": n})
     assert (await http.get(path)).status_code == 200  # warm: one-time reads happen here
     opened_files.clear()
     scans_before = await command_calls(redis, "scan", "keys")
