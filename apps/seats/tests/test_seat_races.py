@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from apps.seats.keys import locked_seats_key, seat_of_key, seats_key
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer, clean_redis_db
 from tests.support.server import LiveServer, run_server, server_env
@@ -62,7 +63,7 @@ async def connect_rooms(servers: list[LiveServer], with_owner: bool) -> list[Rec
 
 
 async def final_seats(redis: Redis, room: str) -> dict[int, int]:
-    raw = await redis.hgetall(f"room:{room}:seats")
+    raw = await redis.hgetall(seats_key(room))
     return {int(index): int(json.loads(entry)["userId"]) for index, entry in raw.items()}
 
 
@@ -131,9 +132,9 @@ async def test_mixed_seat_operations_keep_the_invariants(servers: list[LiveServe
             name = f"race-{room}"
             seats = await final_seats(redis, name)
             assert len(set(seats.values())) == len(seats)
-            reverse = {int(u): int(s) for u, s in (await redis.hgetall(f"room:{name}:seat_of")).items()}
+            reverse = {int(u): int(s) for u, s in (await redis.hgetall(seat_of_key(name))).items()}
             assert reverse == {user: seat for seat, user in seats.items()}
-            locked = {int(i) for i in await redis.smembers(f"room:{name}:locked_seats")}
+            locked = {int(i) for i in await redis.smembers(locked_seats_key(name))}
             assert not locked & set(seats)
             observer = await RecordingClient(9100 + room).connect(servers[1])
             ack = await observer.call("room:join", {"roomId": name})
