@@ -25,8 +25,10 @@ from apps.realtime.channel_layer import BoundedPubSubChannelLayer, ChannelLayerE
 from apps.realtime.codec import event_frame
 from apps.realtime.connection import SocketIOConnection
 from apps.realtime.emit import frame_message
+from apps.realtime.instance_keys import instance_sockets_key
 from apps.realtime.loop_services import RealtimeServices
 from apps.realtime.web_instance import forget_web_instance
+from apps.users.keys import user_sockets_key
 from flylive.config import get_config
 from flylive.metrics import REGISTRY as METRICS
 from tests.support.processes import RedisServer
@@ -150,8 +152,8 @@ async def test_a_socket_closed_while_its_connect_awaits_redis_leaves_nothing_beh
     assert reader_tasks() == []
     assert channel not in layer._get_layer().channels
     assert dict(await admin.pubsub_numsub(channel)) == {channel: 0}
-    assert await redis.smembers(f"user:{USER_ID}:sockets") == set()
-    assert [key async for key in redis.scan_iter(match="web:instance:*:sockets")] == []
+    assert await redis.smembers(user_sockets_key(USER_ID)) == set()
+    assert [key async for key in redis.scan_iter(match=instance_sockets_key("*"))] == []
 
 
 async def test_shutdown_does_not_wait_for_a_stalled_connect(

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from apps.realtime.tests.conftest import SioClient, eventually, metric_value, scrape
 from apps.realtime.tests.rawclient import RawSocket
 from apps.realtime.tokens import revocation_key
+from apps.users.keys import user_sockets_key
 from tests.support.server import LiveServer, make_token, user_claims
 
 Make = Callable[[], SioClient]
@@ -25,12 +26,12 @@ async def test_good_token_connects_and_registers_the_socket(
     answer = await client.call("debug:whoami", {})
     assert answer["data"]["sid"] == sid
     assert answer["data"]["user"] == {k: v for k, v in user_claims(1001).items() if k not in ("iat", "exp")}
-    assert sid in await live_redis.smembers("user:1001:sockets")
-    assert 0 < await live_redis.ttl("user:1001:sockets") <= 86400
+    assert sid in await live_redis.smembers(user_sockets_key(1001))
+    assert 0 < await live_redis.ttl(user_sockets_key(1001)) <= 86400
     await client.close()
 
     async def unregistered() -> bool:
-        return not await live_redis.exists("user:1001:sockets")
+        return not await live_redis.exists(user_sockets_key(1001))
 
     await eventually(unregistered)
 
@@ -42,11 +43,11 @@ async def test_two_sockets_of_one_user_share_the_set_until_the_last_goes(
     token = make_token(user_claims(1002))
     await first.connect(flylive_server, token=token)
     await second.connect(flylive_server, token=token)
-    assert await live_redis.smembers("user:1002:sockets") == {first.sid, second.sid}
+    assert await live_redis.smembers(user_sockets_key(1002)) == {first.sid, second.sid}
     await first.close()
 
     async def one_left() -> bool:
-        return await live_redis.smembers("user:1002:sockets") == {second.sid}
+        return await live_redis.smembers(user_sockets_key(1002)) == {second.sid}
 
     await eventually(one_left)
 

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from apps.realtime.tests.conftest import SioClient, eventually, http_get
 from apps.realtime.tests.rawclient import RawSocket
+from apps.users.keys import user_sockets_key
 from tests.support.server import LiveServer, make_token, user_claims
 
 Make = Callable[[], SioClient]
@@ -112,13 +113,13 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(
     fast_ping_server: LiveServer, live_redis: Redis
 ) -> None:
     raw = await connected_raw(fast_ping_server, user_id=2001, auto_pong=False)
-    assert raw.sid in await live_redis.smembers("user:2001:sockets")
+    assert raw.sid in await live_redis.smembers(user_sockets_key(2001))
     started = time.monotonic()
     await raw.wait_closed(within=5)
     assert time.monotonic() - started < 2.0  # interval + timeout + slack
 
     async def unregistered() -> bool:
-        return not await live_redis.exists("user:2001:sockets")
+        return not await live_redis.exists(user_sockets_key(2001))
 
     await eventually(unregistered)
 
@@ -239,7 +240,7 @@ async def test_client_namespace_disconnect_closes_the_socket(
     await raw.wait_closed(within=5)
 
     async def unregistered() -> bool:
-        return not await live_redis.exists("user:2002:sockets")
+        return not await live_redis.exists(user_sockets_key(2002))
 
     await eventually(unregistered)
 

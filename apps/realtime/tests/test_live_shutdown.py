@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from apps.realtime.tests.rawclient import RawSocket
+from apps.users.keys import user_sockets_key
 from tests.support.server import LiveServer, ServerKind, make_token, user_claims
 
 
@@ -20,9 +21,9 @@ async def test_sigterm_closes_sockets_and_unregisters_them(
     user_id = 8001 if kind == "daphne" else 8002
     raw = await RawSocket.open(server.ws_url)
     assert (await raw.connect({"token": make_token(user_claims(user_id))})).startswith("40")
-    assert await live_redis.smembers(f"user:{user_id}:sockets") == {raw.sid}
+    assert await live_redis.smembers(user_sockets_key(user_id)) == {raw.sid}
 
     server.proc.terminate()
     await raw.wait_closed(within=10)
     await asyncio.get_running_loop().run_in_executor(None, server.proc.wait, 15)
-    assert not await live_redis.exists(f"user:{user_id}:sockets")
+    assert not await live_redis.exists(user_sockets_key(user_id))

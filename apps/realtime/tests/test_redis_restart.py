@@ -20,7 +20,9 @@ from collections.abc import Iterator
 import pytest
 from redis.asyncio import Redis
 
+from apps.realtime.instance_keys import INSTANCES_KEY
 from apps.rooms.tests.test_rooms_e2e import Client
+from apps.users.keys import user_sockets_key
 from tests.support.processes import RedisServer, free_port, wait_for_port
 from tests.support.server import LiveServer, run_server, server_env
 
@@ -93,7 +95,7 @@ async def test_sockets_survive_a_redis_restart_and_new_joins_work_within_2_s(
     carol: Client | None = None
     try:
         assert "rtpCapabilities" in await alice.call("room:join", {"roomId": ROOM})
-        assert await probe.hlen("web:instances") == 1
+        assert await probe.hlen(INSTANCES_KEY) == 1
 
         redis.kill()
         await asyncio.sleep(0.5)
@@ -122,8 +124,8 @@ async def test_sockets_survive_a_redis_restart_and_new_joins_work_within_2_s(
         assert time.monotonic() - back < RECOVERY_SECONDS
 
         # The web instance is registered again, with alice's records written again.
-        await within(RECOVERY_SECONDS, lambda: probe.hlen("web:instances"))
-        assert alice.sio.get_sid() in await probe.smembers("user:9101:sockets")
+        await within(RECOVERY_SECONDS, lambda: probe.hlen(INSTANCES_KEY))
+        assert alice.sio.get_sid() in await probe.smembers(user_sockets_key(9101))
         # alice, connected before, gets room broadcasts through the re-subscribed room group:
         # carol's join, and any other event emitted to the room.
         [joined] = await alice.wait_for("room:userJoined", within=5)
