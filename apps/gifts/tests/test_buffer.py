@@ -20,7 +20,7 @@ from apps.gifts.dead_letters import DeadLetter, replay_dead_letters, store_dead_
 from apps.gifts.tests.gift_laravel import BATCH_PATH, GiftLaravel
 from apps.integrations.laravel_client import LaravelClient
 from apps.realtime.emit import Socket, Target
-from apps.rooms.session_history import RoomSessionHistory
+from apps.rooms.session_history import RoomSessionHistory, session_key
 from flylive.metrics import GIFT_BATCH_SIZE, GIFT_BUFFER_SIZE, GIFTS_PROCESSED, REGISTRY
 from tests.support.processes import RedisServer
 
@@ -292,8 +292,8 @@ async def test_gifts_count_in_the_rooms_open_session(buffer: GiftBuffer, redis: 
     await history.room_joined("g-room", created=True, participant_count=1)
     await queue(buffer, 3, room="g-room")
     await queue(buffer, 2, room="g-no-session")
-    assert await redis.hget("room:g-room:session", "gifts") == "3"
-    assert not await redis.exists("room:g-no-session:session")
+    assert await redis.hget(session_key("g-room"), "gifts") == "3"
+    assert not await redis.exists(session_key("g-no-session"))
     await history.drain()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from apps.gifts.keys import PENDING_KEY, PROCESSING_INDEX_KEY
 from apps.gifts.tests.gift_laravel import GiftLaravel
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.processes import RedisServer, process_env, repo_root
@@ -143,7 +144,7 @@ async def send_gifts(client: RecordingClient, room: str, quantities: list[int]) 
 async def pending_ids(redis: Redis) -> list[str]:
     import json
 
-    return [json.loads(item)["transaction_id"] for item in await redis.lrange("gifts:pending", 0, -1)]
+    return [json.loads(item)["transaction_id"] for item in await redis.lrange(PENDING_KEY, 0, -1)]
 
 
 async def test_gift_events_reach_the_room_and_the_flush_reaches_laravel(
@@ -210,7 +211,7 @@ async def test_every_gift_is_accepted_once_or_its_sender_told(
         assert {e["code"] for e in errors} == {4002}
         assert {e["reason"] for e in errors} == {"Insufficient balance"}
         assert {e["transactionId"] for e in errors} <= set(laravel.rejected)
-    assert await redis.llen("gifts:pending") == 0
+    assert await redis.llen(PENDING_KEY) == 0
 
 
 async def test_gifts_laravel_never_takes_are_dead_lettered_and_replayed(
@@ -255,8 +256,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     sent = laravel.sent_ids()
     assert len(set(sent)) == 50
     assert set(in_flight) <= set(sent[len(in_flight):])  # the batch in flight was sent again, same ids
-    assert await redis.llen("gifts:pending") == 0
-    assert await redis.smembers("gifts:processing") == set()
+    assert await redis.llen(PENDING_KEY) == 0
+    assert await redis.smembers(PROCESSING_INDEX_KEY) == set()
     for sender in senders:
         assert sender.received("gift:error") == []
 
