@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis as sync_redis
 
+from apps.media.node_registry import MEDIA_NODES_KEY
 from tests.support.processes import process_env, repo_root
 
 
@@ -57,7 +58,7 @@ def run_media_node(env: Mapping[str, str], *, node_id: str | None = None, extra_
     client = sync_redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(env["REDIS_DB"]))
     try:
         deadline = time.monotonic() + startup_timeout
-        while not client.hexists("media:nodes", node_id):
+        while not client.hexists(MEDIA_NODES_KEY, node_id):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"runmedia did not register:\n{node.log_tail()}")
             time.sleep(0.1)

@@ -18,6 +18,7 @@ import pytest
 import redis as sync_redis
 
 from apps.media import rpc_contract as rpc
+from apps.media.node_registry import MEDIA_NODES_KEY
 from apps.media.tests.live_stack import MEDIA_E2E_DB, LiveStack, live_stack, media_rpc
 from apps.media.tests.webrtc_peers import RoomPeer, ToneTrack, wait_until
 from tests.support.processes import RedisServer
@@ -122,7 +123,7 @@ async def test_a_dead_worker_closes_its_rooms_and_the_node_keeps_serving(
     client = sync_redis.Redis(host=stack.redis.host, port=stack.redis.port, db=MEDIA_E2E_DB)
 
     def workers_active() -> int:
-        raw = client.hget("media:nodes", stack.media.node_id)
+        raw = client.hget(MEDIA_NODES_KEY, stack.media.node_id)
         return int(json.loads(raw)["workers"]["active"]) if raw else 0
 
     assert await wait_until(lambda: workers_active() == 3, 15)

@@ -17,7 +17,16 @@ from redis.asyncio import Redis
 from apps.media import gateway, room_cluster
 from apps.media.gateway import MediaRpcClient, use_media_rpc_client
 from apps.media.media_settings import MediaSettings
-from apps.media.node_registry import NodeInfo, NodeRegistry, WorkerCounts, node_channel
+from apps.media.node_registry import (
+    MEDIA_NODES_KEY,
+    NodeInfo,
+    NodeRegistry,
+    WorkerCounts,
+    node_channel,
+    node_rooms_key,
+    room_node_key,
+    room_producers_key,
+)
 from apps.media.reports import RoomsLost, publish_rooms_lost, take_lost_rooms
 from apps.media.service import MediaService
 from apps.media.tests.fake_mediasoup import FakeLibrary, FakeRouter, FakeTransport
@@ -119,9 +128,9 @@ async def test_the_last_leave_closes_the_rooms_routers_at_once(node: Node, media
     assert await eventually(lambda: "r1" not in node.service.clusters)
     assert await eventually(lambda: _live_routers(node) == 0)
     assert node.service.pool.router_total == 0
-    assert await media_redis.get("room:r1:media_node") is None
-    assert await media_redis.smembers("media:node:n1:rooms") == set()
-    assert await media_redis.exists("room:r1:producers") == 0
+    assert await media_redis.get(room_node_key("r1")) is None
+    assert await media_redis.smembers(node_rooms_key("n1")) == set()
+    assert await media_redis.exists(room_producers_key("r1")) == 0
     # The room lives on: its next transport makes fresh media.
     await gateway.create_transport("r1", "s3", 3, "consumer", epoch=1)
     assert node.service.clusters["r1"].transports
@@ -167,8 +176,8 @@ async def test_a_first_transport_racing_the_release_gets_a_fresh_cluster(
     await asyncio.sleep(0.2)
     # The old close finished and did not give the room up under the fresh cluster.
     assert node.service.clusters["r3"] is fresh
-    assert await media_redis.get("room:r3:media_node") == b"n1"
-    assert await media_redis.smembers("media:node:n1:rooms") == {b"r3"}
+    assert await media_redis.get(room_node_key("r3")) == b"n1"
+    assert await media_redis.smembers(node_rooms_key("n1")) == {b"r3"}
 
 
 async def test_a_transport_being_made_when_the_room_closes_lands_on_a_fresh_cluster(
@@ -293,7 +302,7 @@ async def test_at_capacity_a_new_room_gets_the_contract_error_a_metric_and_a_log
     assert _refusals() == before + 1
     assert any("capacity" in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
     assert "refused" not in node.service.clusters
-    assert await media_redis.get("room:refused:media_node") is None  # free to go elsewhere later
+    assert await media_redis.get(room_node_key("refused")) is None  # free to go elsewhere later
     # The full room released: the refused room fits.
     await gateway.release_socket_media("full", "s")
     await gateway.release_room_media("full")
@@ -313,15 +322,15 @@ async def test_a_stopped_node_is_claimed_once_and_its_rooms_go_free(media_redis:
         await registry.heartbeat(node_id, info)
     for room_id, node_id in (("a", "dead"), ("b", "dead"), ("c", "alive")):
         assert await registry.place_room(room_id, node_id, replacing_dead=None) == node_id
-    await media_redis.hset("room:a:producers", "p", "1")
+    await media_redis.hset(room_producers_key("a"), "p", "1")
     results = await asyncio.gather(*(take_lost_rooms(media_redis, now_ms=now) for _ in range(5)))
     assert sorted((r for result in results for r in result), key=lambda r: r.node_id) == [
         RoomsLost(node_id="dead", room_ids=("a", "b"), reason="worker_died")
     ]
-    assert await media_redis.hkeys("media:nodes") == [b"alive"]
-    assert await media_redis.get("room:a:media_node") is None
-    assert await media_redis.get("room:c:media_node") == b"alive"
-    assert await media_redis.exists("room:a:producers", "media:node:dead:rooms") == 0
+    assert await media_redis.hkeys(MEDIA_NODES_KEY) == [b"alive"]
+    assert await media_redis.get(room_node_key("a")) is None
+    assert await media_redis.get(room_node_key("c")) == b"alive"
+    assert await media_redis.exists(room_producers_key("a"), node_rooms_key("dead")) == 0
     # The lost room's next transport goes to a live node.
     assert await registry.place_room("a", "alive", replacing_dead=None) == "alive"
 
@@ -339,8 +348,8 @@ async def test_a_node_found_dead_drops_what_it_still_holds_when_it_comes_back(
     node: Node, media_redis: Redis  # noqa: F811
 ) -> None:
     await gateway.create_transport("r10", "s", 1, "consumer")
-    await media_redis.hdel("media:nodes", "n1")  # what a claim by take_lost_rooms does
+    await media_redis.hdel(MEDIA_NODES_KEY, "n1")  # what a claim by take_lost_rooms does
     await node.service._heartbeat()
     assert node.service.clusters == {}
     assert _live_routers(node) == 0
-    assert await media_redis.hexists("media:nodes", "n1")
+    assert await media_redis.hexists(MEDIA_NODES_KEY, "n1")

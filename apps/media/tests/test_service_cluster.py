@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from apps.media import gateway
 from apps.media.gateway import MediaRpcClient, use_media_rpc_client
 from apps.media.media_settings import MediaSettings
-from apps.media.node_registry import NodeRegistry
+from apps.media.node_registry import NodeRegistry, node_rooms_key, room_node_key, room_producers_key
 from apps.media.reports import RoomsLost, take_lost_rooms
 from apps.media.service import MediaService
 from apps.media.tests.fake_mediasoup import FakeLibrary
@@ -94,25 +94,25 @@ async def _listener(room: str, sid: str) -> str:
 
 
 async def test_room_is_registered_and_producers_are_listed_in_redis(node: Node, media_redis: Redis) -> None:  # noqa: F811
-    assert await media_redis.get("room:r1:media_node") is None
+    assert await media_redis.get(room_node_key("r1")) is None
     producer_id = await _speaker("r1", "s1", 7)  # the room's first transport places it
-    assert await media_redis.get("room:r1:media_node") == b"n1"
-    assert await media_redis.smembers("media:node:n1:rooms") == {b"r1"}
-    assert await media_redis.hgetall("room:r1:producers") == {producer_id.encode(): b"7"}
+    assert await media_redis.get(room_node_key("r1")) == b"n1"
+    assert await media_redis.smembers(node_rooms_key("n1")) == {b"r1"}
+    assert await media_redis.hgetall(room_producers_key("r1")) == {producer_id.encode(): b"7"}
     [(target, payload)] = node.events("audio:newProducer")
     assert target == Room("r1", exclude_sid="s1")
     assert payload == {"producerId": producer_id, "userId": 7, "kind": "audio"}
 
     await gateway.release_socket_media("r1", "s1")
-    assert await media_redis.hgetall("room:r1:producers") == {}
+    assert await media_redis.hgetall(room_producers_key("r1")) == {}
     assert node.events("audio:producerClosed") == [(Room("r1"), {"producerId": producer_id, "userId": 7})]
     await gateway.notify_room_closed("r1", "inactivity")
     for _ in range(100):
-        if await media_redis.get("room:r1:media_node") is None:
+        if await media_redis.get(room_node_key("r1")) is None:
             break
         await asyncio.sleep(0.01)
-    assert await media_redis.get("room:r1:media_node") is None
-    assert await media_redis.smembers("media:node:n1:rooms") == set()
+    assert await media_redis.get(room_node_key("r1")) is None
+    assert await media_redis.smembers(node_rooms_key("n1")) == set()
     assert "r1" not in node.service.clusters
 
 
@@ -265,8 +265,8 @@ async def test_a_dead_worker_reports_its_rooms_and_a_fresh_worker_takes_its_slot
     assert await take_lost_rooms(media_redis, now_ms=int(time.time() * 1000)) == []  # taken once
     # Closed here at once, its placement and producer list gone; the node never closed the room itself.
     assert "r8" not in node.service.clusters
-    assert await media_redis.get("room:r8:media_node") is None
-    assert await media_redis.exists("room:r8:producers") == 0
+    assert await media_redis.get(room_node_key("r8")) is None
+    assert await media_redis.exists(room_producers_key("r8")) == 0
     assert node.events("room:closed") == []
     if survivor:
         assert survivor in node.service.clusters

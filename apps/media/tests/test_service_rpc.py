@@ -19,6 +19,8 @@ from apps.media.node_registry import (
     WorkerCounts,
     least_loaded,
     node_channel,
+    node_rooms_key,
+    room_node_key,
 )
 from apps.media.rpc_server import MediaRpcServer
 from apps.media.tests.service_fixtures import channel_layer, media_redis  # noqa: F401
@@ -86,8 +88,8 @@ async def _create(room_id: str) -> str:
 async def test_room_is_placed_on_the_least_loaded_node_and_stays_there(nodes, media_redis) -> None:  # noqa: F811
     assert await _create("r1") == "n2"
     assert [m for m, _ in nodes["n2"].requests] == ["transport.create"]
-    assert await media_redis.get("room:r1:media_node") == b"n2"
-    assert await media_redis.smembers("media:node:n2:rooms") == {b"r1"}
+    assert await media_redis.get(room_node_key("r1")) == b"n2"
+    assert await media_redis.smembers(node_rooms_key("n2")) == {b"r1"}
     # n2 gets busier: the room stays put, a new room goes to n1.
     await NodeRegistry(media_redis).heartbeat("n2", _info("n2", routers=50))
     assert [await _create("r1"), await _create("r2")] == ["n2", "n1"]
@@ -97,10 +99,10 @@ async def test_room_is_placed_on_the_least_loaded_node_and_stays_there(nodes, me
 
 async def test_every_request_renews_the_rooms_node_mapping(nodes, media_redis) -> None:  # noqa: F811
     await _create("r6")
-    await media_redis.expire("room:r6:media_node", 5)
+    await media_redis.expire(room_node_key("r6"), 5)
     with pytest.raises(ClientError, match="Transport not found"):
         await gateway.connect_transport("r6", "sid", "t", {})
-    assert await media_redis.ttl("room:r6:media_node") > 86000
+    assert await media_redis.ttl(room_node_key("r6")) > 86000
 
 
 async def test_concurrent_first_joins_agree_on_one_node(nodes, media_redis) -> None:  # noqa: F811
@@ -108,17 +110,21 @@ async def test_concurrent_first_joins_agree_on_one_node(nodes, media_redis) -> N
     holders = await asyncio.gather(*(registry.place_room("r9", f"n{i % 2 + 1}", replacing_dead=None)
                                      for i in range(10)))
     assert len(set(holders)) == 1
+    [holder] = set(holders)
+    loser = "n1" if holder == "n2" else "n2"
+    assert await media_redis.smembers(node_rooms_key(holder)) == {b"r9"}
+    assert await media_redis.smembers(node_rooms_key(loser)) == set()  # its index lost the room again
 
 
 async def test_room_on_a_dead_node_moves_on_its_next_transport_and_is_missing_otherwise(
     nodes, media_redis  # noqa: F811
 ) -> None:
-    await media_redis.set("room:r3:media_node", "gone")
+    await media_redis.set(room_node_key("r3"), "gone")
     with pytest.raises(ClientError, match="Transport not found"):
         await gateway.connect_transport("r3", "sid", "t", {})
     await gateway.release_socket_media("r3", "sid")  # no node: nothing to release, no error
     assert await _create("r3") == "n2"
-    assert await media_redis.get("room:r3:media_node") == b"n2"
+    assert await media_redis.get(room_node_key("r3")) == b"n2"
 
 
 async def test_client_errors_come_back_with_their_text(nodes) -> None:
