@@ -1,7 +1,7 @@
 """Gifts end to end: `gift:send` from many sockets at a steady rate -> the Redis buffer -> the
 Celery flush (every GIFT_BUFFER_FLUSH_INTERVAL_MS) -> Laravel's batch endpoint (a real HTTP
 stand-in that accepts everything). Prints gifts accepted by Laravel per second, send-to-accept
-latency, and the buffer size (`gifts:pending`) over time: flat means the flush keeps up.
+latency, and the buffer size (`{gifts}:pending`) over time: flat means the flush keeps up.
 
     .venv/bin/python bench/gifts.py --rate 200 --seconds 30
 """
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from redis.asyncio import Redis
 
+from apps.gifts.keys import PENDING_KEY
 from apps.gifts.tests.gift_laravel import GiftLaravel
 from bench.bench_client import BenchSocket, make_token, pct, run_stack
 from tests.support.processes import run_redis_server
@@ -59,7 +60,7 @@ async def bench(args: argparse.Namespace) -> None:
 
             async def sample() -> None:
                 while True:
-                    samples.append((time.time() - start, int(await redis.llen("gifts:pending")),
+                    samples.append((time.time() - start, int(await redis.llen(PENDING_KEY)),
                                     len(laravel.accepted)))
                     await asyncio.sleep(1.0)
 
@@ -79,7 +80,7 @@ async def bench(args: argparse.Namespace) -> None:
                 await laravel.wait_until(lambda: len(laravel.accepted) >= total, within=30)
             end = time.time()
             sampler.cancel()
-            samples.append((end - start, int(await redis.llen("gifts:pending")), len(laravel.accepted)))
+            samples.append((end - start, int(await redis.llen(PENDING_KEY)), len(laravel.accepted)))
             await redis.aclose()
             for sock in sockets:
                 await sock.close()
@@ -98,7 +99,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"queue-to-accept latency: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms, "
           f"max {max(latencies, default=float('nan')):.0f} ms")
     print(f"refusals seen by senders: {dict(errors) or 'none'}")
-    print("buffer size (gifts:pending) and accepted over time:")
+    print(f"buffer size ({PENDING_KEY}) and accepted over time:")
     for at, pending, acc in samples:
         print(f"  t={at:5.1f}s pending={pending:5d} accepted={acc}")
 

@@ -42,6 +42,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps.media.node_registry import MEDIA_NODES_KEY
 from bench.bench_client import BenchSocket, BenchStack, make_token, run_stack
 from tests.support.processes import run_redis_server
 
@@ -157,7 +158,7 @@ def snapshot(stack: BenchStack, redis_port: int) -> dict[str, Any]:
     media = psutil.Process(stack.media.pid)
     workers = _worker_processes(media)
     client = redis.Redis(port=redis_port, db=3, decode_responses=True)
-    nodes = [json.loads(v) for v in client.hgetall("media:nodes").values()]
+    nodes = [json.loads(v) for v in client.hgetall(MEDIA_NODES_KEY).values()]
     with urllib.request.urlopen(stack.http + "/metrics/prometheus", timeout=10) as reply:
         prometheus = reply.read().decode()
     return {

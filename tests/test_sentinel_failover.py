@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from apps.media.node_registry import MEDIA_NODES_KEY
 from apps.media.tests.media_node_process import MediaNodeProcess, media_env, run_media_node
 from apps.realtime.tests.test_redis_restart import within
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
@@ -65,10 +66,10 @@ async def laravel(laravel_port: int) -> AsyncIterator[FakeLaravel]:
 
 
 def media_node_beat_ms(group: SentinelGroup, node: MediaNodeProcess) -> int:
-    """When the media node last wrote its registry entry (`media:nodes`), read through Sentinel."""
+    """When the media node last wrote its registry entry (MEDIA_NODES_KEY), read through Sentinel."""
     client = group.client()
     try:
-        entry = client.hget("media:nodes", node.node_id)
+        entry = client.hget(MEDIA_NODES_KEY, node.node_id)
     finally:
         client.close()
     return int(json.loads(str(entry))["updatedAt"]) if entry else 0

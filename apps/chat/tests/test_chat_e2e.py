@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from apps.rooms.keys import activity_key
+from apps.rooms.session_history import session_key
 from tests.support.fake_laravel import FakeLaravel
 from tests.support.processes import RedisServer
 from tests.support.server import LiveServer, run_server, server_env
@@ -155,15 +157,15 @@ async def test_the_rate_limit_counts_invalid_messages_and_refuses_beyond_it(clie
 
 async def test_chat_keeps_the_room_alive_and_counts_in_its_session(clients: Any, redis: Redis) -> None:
     alice, bob = await clients(161, 162, room="c-alive")
-    assert await redis.exists("room:c-alive:activity")
+    assert await redis.exists(activity_key("c-alive"))
     await asyncio.sleep(1.7)  # ROOM_INACTIVITY_TIMEOUT_MS=1500: the join's mark is gone
-    assert not await redis.exists("room:c-alive:activity")
+    assert not await redis.exists(activity_key("c-alive"))
     await alice.sio.emit("chat:message", {"roomId": "c-alive", "content": "still here"})
     await bob.wait_for("chat:message")
     await asyncio.sleep(0.1)
-    assert await redis.exists("room:c-alive:activity")
-    assert await redis.hget("room:c-alive:session", "chats") == "1"
-    assert await redis.hget("room:c-alive:session", "peak") == "2"
+    assert await redis.exists(activity_key("c-alive"))
+    assert await redis.hget(session_key("c-alive"), "chats") == "1"
+    assert await redis.hget(session_key("c-alive"), "peak") == "2"
 
 
 async def test_one_senders_messages_reach_the_room_in_the_order_sent(clients: Any) -> None:
