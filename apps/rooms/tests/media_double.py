@@ -2,7 +2,7 @@
 
 Clearly not the media service: it has no mediasoup. It serves one channel (the
 shared "media.rpc", or a node channel) and, given a node id, registers itself in
-`media:nodes` with a heartbeat like a media node, so a real server's gateway places
+`{media}:nodes` with a heartbeat like a media node, so a real server's gateway places
 rooms on it. Every other method is answered with an empty result. The media
 service's own end-to-end tests replace it.
 """
