@@ -151,7 +151,11 @@ async def test_idle_empty_room_is_closed_and_laravel_gets_ended_at(
     keys = [key("ac-idle") for key in (state_key, members_key, member_users_key, activity_key, seats_key,
                                        locked_seats_key, seat_count_key)]
     assert await redis.exists(*keys) == 0
-    assert await redis.zscore(ACTIVE_ROOMS_KEY, "ac-idle") is None
+
+    async def unindexed() -> bool:  # the close's last step, after its announcements
+        return await redis.zscore(ACTIVE_ROOMS_KEY, "ac-idle") is None
+
+    await eventually(unindexed)
 
 
 async def test_occupied_room_is_not_closed(web: LiveServer, laravel: FakeLaravel, redis: Redis) -> None:
