@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import re
 import time
@@ -891,6 +892,13 @@ class RoomMediaCluster:
             except Exception:
                 logger.exception("room %s: background media task failed", self.room_id)
 
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            # Cancelled before its first step (a room closing at once): `work` never started;
+            # closing it says so instead of a "never awaited" warning.
+            if task.cancelled() and inspect.iscoroutine(work):
+                work.close()
+
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
