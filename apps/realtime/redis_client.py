@@ -17,13 +17,16 @@ Sentinel): neither can use a Cluster.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
@@ -42,6 +45,48 @@ SENTINEL_TIMEOUT_SECONDS = 2.0
 # A Cluster client keeps a pool per node and fails a command (MaxConnectionsError) rather than
 # wait when that pool is full, so its bound is set well above a burst's need.
 CLUSTER_CONNECTIONS_PER_NODE = 512
+
+
+class _DirectWrite(Connection):
+    """Writes a command without a task of its own.
+
+    redis-py bounds each write with `asyncio.wait_for`, which on Python 3.11 wraps the write in
+    a new task: measured at a fifth of the client's CPU per command (about 120 -> 100 us). The
+    bytes go to the transport at once here; only a write the kernel did not take (the transport
+    still buffers it) is waited for, within the same socket timeout. Errors are handled as
+    redis-py does (the connection is dropped and the error raised as redis-py's).
+    """
+
+    async def send_packed_command(self, command: bytes | str | Iterable[bytes],
+                                  check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        if isinstance(command, str):
+            command = command.encode()
+        if isinstance(command, bytes):
+            command = [command]
+        try:
+            writer = self._writer
+            assert writer is not None  # connected above
+            writer.writelines(command)
+            if writer.transport.get_write_buffer_size():
+                async with asyncio.timeout(self.socket_timeout):
+                    await writer.drain()
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise redis.TimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            raise redis.ConnectionError(f"Error while writing to socket. {exc}") from exc
+        except BaseException:
+            await self.disconnect(nowait=True)
+            raise
+
+
+class _DirectWriteSentinelConnection(_DirectWrite, SentinelManagedConnection):
+    """`_DirectWrite` on a connection that finds the primary through Sentinel."""
 
 
 class _SentinelPool(SentinelConnectionPool):
@@ -101,10 +146,11 @@ def create_redis(config: AppConfig) -> AsyncRedis:
         "health_check_interval": 30,
     }
     pool: BlockingConnectionPool
-    if config.redis_sentinel:
-        pool = _sentinel_pool(_BlockingSentinelPool, config, **options)
-    else:
-        pool = BlockingConnectionPool.from_url(config.redis_url, **options)
+    if config.redis_sentinel:  # (REDIS_TLS is refused with Sentinel)
+        pool = _sentinel_pool(_BlockingSentinelPool, config, connection_class=_DirectWriteSentinelConnection,
+                              **options)
+    else:  # a rediss:// URL (REDIS_TLS) brings redis-py's SSL connection class instead
+        pool = BlockingConnectionPool.from_url(config.redis_url, connection_class=_DirectWrite, **options)
     return Redis(connection_pool=pool)
 
 
