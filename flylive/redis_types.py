@@ -5,7 +5,8 @@ carries a hash tag (docs/redis-keys.md)."""
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -13,3 +14,10 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 AsyncRedis: TypeAlias = Redis | RedisCluster
 AsyncPipeline: TypeAlias = Pipeline | ClusterPipeline
+
+T = TypeVar("T")
+# Commands one module queues on a pipeline another module runs (one round trip for both):
+# the queuing function returns this reader, which takes exactly its own commands' replies,
+# in order, from the pipeline's replies.
+ReplyReader: TypeAlias = Callable[[Iterator[Any]], T]
+QueueReads: TypeAlias = Callable[[AsyncPipeline], ReplyReader[Any]]

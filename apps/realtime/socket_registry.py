@@ -12,14 +12,14 @@ Written here on connect and disconnect (one transaction each) and on room join/l
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from apps.realtime.instance_keys import RECORDED_INSTANCES_KEY, instance_rooms_key, instance_sockets_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_sockets_key
-from flylive.lua_scripts import lua_text
-from flylive.redis_types import AsyncRedis
+from flylive.lua_scripts import lua_text, queue_script
+from flylive.redis_types import AsyncPipeline, AsyncRedis, ReplyReader
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -28,6 +28,10 @@ def socket_record(user: Mapping[str, Any]) -> str:
     """What an instance keeps about one socket: enough to rebuild its SocketSession."""
     record = {"userId": user.get("id"), "user": dict(user)}
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+def _skip_reply(replies: Iterator[Any]) -> None:
+    next(replies)
 
 
 class SocketRegistry:
@@ -63,6 +67,13 @@ class SocketRegistry:
                 pipe.hdel(instance_sockets_key(instance_id), sid)
                 pipe.hdel(instance_rooms_key(instance_id), sid)
             await pipe.execute()
+
+    def queue_set_room(self, pipe: AsyncPipeline, instance_id: str, sid: str,
+                       room_id: str) -> ReplyReader[None]:
+        """`set_room(..., room_id)` queued on the caller's pipeline (the room join's round trip)."""
+        keys = [instance_sockets_key(instance_id), instance_rooms_key(instance_id)]
+        queue_script(pipe, self._set_room_script, keys, [sid, room_id])
+        return _skip_reply
 
     async def set_room(self, instance_id: str, sid: str, room_id: str | None) -> None:
         """Record the room an instance's socket is in (None: in none)."""

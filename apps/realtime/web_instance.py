@@ -28,8 +28,9 @@ import random
 import secrets
 import socket
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from apps.realtime.dead_instance_sweep import DeadInstanceSweeper
 from apps.realtime.event_registry import SocketSession
@@ -37,6 +38,7 @@ from apps.realtime.instance_keys import INSTANCES_KEY, instance_registered_key
 from apps.realtime.loop_services import RealtimeServices, get_services
 from flylive.cancellation import reraise_if_cancelled
 from flylive.lua_scripts import lua_text
+from flylive.redis_types import AsyncPipeline, ReplyReader
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +168,18 @@ def web_instance(services: RealtimeServices, *, on_declared_dead: DeclaredDead |
 def forget_web_instance() -> WebInstance | None:
     """Drop the running loop's instance (tests; stop it first)."""
     return _by_loop.pop(asyncio.get_running_loop(), None)
+
+
+def queue_socket_room(pipe: AsyncPipeline, session: SocketSession, room_id: str) -> ReplyReader[None]:
+    """`record_socket_room(session, room_id)` queued on the caller's pipeline (the room join
+    records the socket's room in its own round trip, ahead of the membership)."""
+    if session.instance_id is None:
+        return _no_reply
+    return get_services().sockets.queue_set_room(pipe, session.instance_id, session.sid, room_id)
+
+
+def _no_reply(replies: Iterator[Any]) -> None:
+    return None
 
 
 async def record_socket_room(session: SocketSession, room_id: str | None) -> None:

@@ -15,7 +15,6 @@ from apps.realtime.event_registry import (
     event,
     on_channel_message,
     on_disconnect,
-    on_room_join,
     on_room_leave,
     set_room_activity_recorder,
 )
@@ -52,12 +51,6 @@ async def get_user_room(ctx: EventContext, p: UserGetRoom) -> dict[str, str | No
 @on_disconnect
 async def leave_room_on_disconnect(session: SocketSession) -> None:
     await room_service().socket_gone(session)
-
-
-@on_room_join
-async def record_room_of_socket(session: SocketSession, room_id: str) -> None:
-    """So a sweep after this process dies knows which room to take the socket out of."""
-    await record_socket_room(session, room_id)
 
 
 @on_room_leave

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -33,7 +34,7 @@ from apps.rooms.session_history import session_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key, user_sockets_key
 from flylive.js_number import js_number
 from flylive.lua_scripts import lua_text, queue_script, zrem_if_score_script
-from flylive.redis_types import AsyncRedis
+from flylive.redis_types import AsyncRedis, QueueReads
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -165,14 +166,19 @@ class RoomRepository:
         return self.redis.register_script(lua_source(name))
 
     async def join(self, room_id: str, sid: str, user_id: int | float, entry: ParticipantEntry,
-                   *, now_ms: int, activity_ttl_ms: int) -> JoinResult:
+                   *, now_ms: int, activity_ttl_ms: int, before: Sequence[QueueReads] = (),
+                   after: Sequence[QueueReads] = ()) -> tuple[JoinResult, list[Any]]:
         """The join script on the room's keys, then (same round trip, other Cluster slots) the
         user's room pointer and the room's `rooms:active` entry. Those two are written even
         when the script refuses a closing room: the caller's retry rewrites them once the close
         is over; a pointer is only believed while the user is a member (`get_user_room`), and
-        a stale index entry is dropped by the next auto-close pass."""
+        a stale index entry is dropped by the next auto-close pass.
+
+        Other apps' commands share the round trip: `before` are queued ahead of the join's,
+        `after` behind them; the result comes with what each of `after` read."""
         session_id = str(uuid.uuid4())  # the room's session history's, if this join starts one
         async with self.redis.pipeline(transaction=False) as pipe:
+            readers_before = [queue(pipe) for queue in before]
             queue_script(pipe, self._join,
                          [keys.state_key(room_id), keys.members_key(room_id), keys.member_users_key(room_id),
                           keys.activity_key(room_id), keys.closing_key(room_id), keys.producers_key(room_id),
@@ -182,13 +188,19 @@ class RoomRepository:
                           keys.ROOM_STATE_TTL_SECONDS])
             pipe.set(user_room_key(user_id), room_id, ex=USER_KEY_TTL_SECONDS)
             pipe.zadd(keys.ACTIVE_ROOMS_KEY, {room_id: now_ms})
-            (created, new_member, count, *views), _, _ = await pipe.execute()
+            readers_after = [queue(pipe) for queue in after]
+            replies = iter(await pipe.execute())
+        for read in readers_before:
+            read(replies)
+        (created, new_member, count, *views), _, _ = next(replies), next(replies), next(replies)
+        extra = [read(replies) for read in readers_after]
         if int(created) < 0:
-            return JoinResult(False, False, 0, closing=True)
+            return JoinResult(False, False, 0, closing=True), extra
         seq, raw_members, raw_producers, started = views
         return JoinResult(bool(created), bool(new_member), int(count),
                           snapshot=_snapshot(_flat_pairs(raw_members), _flat_pairs(raw_producers)),
-                          join_seq=int(seq), session_id=session_id if int(started) else None, at_ms=now_ms)
+                          join_seq=int(seq), session_id=session_id if int(started) else None,
+                          at_ms=now_ms), extra
 
     async def leave(self, room_id: str, sid: str, user_id: int | float, *, now_ms: int) -> LeaveResult:
         """The leave script on the room's keys. The user's room pointer (another Cluster slot)

@@ -32,7 +32,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
 from apps.realtime.emit import Room, Target
@@ -42,6 +42,7 @@ from apps.realtime.event_registry import (
     RoomHook,
     SocketSession,
 )
+from apps.realtime.web_instance import queue_socket_room
 from apps.rooms.repository import JoinResult, RoomRepository
 from apps.rooms.schemas import MAX_SEAT_COUNT, ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.session_history import session_history
@@ -49,6 +50,7 @@ from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
 from apps.seats.repository import RoomSeats as SeatsOfRoom
 from apps.seats.service import build_seat_service, seat_service
 from flylive.config import get_config
+from flylive.redis_types import AsyncPipeline, ReplyReader
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ ReleaseMedia = Callable[[str, str], Awaitable[None]]
 CLOSING_MARGIN_MS = 5000
 # A join that meets a running close re-tries this often.
 JOIN_RETRY_WHILE_CLOSING_SECONDS = 0.05
+# The seats of a room whose session opens now (its seats were just cleared).
+EMPTY_SEATS = SeatsOfRoom([], [])
 
 
 RoomClosedHook = Callable[[str], Awaitable[None]]
@@ -84,6 +88,8 @@ class RoomSeats(Protocol):
     """What rooms need from the seats app (apps.seats.service.SeatService)."""
 
     async def room_seats(self, room_id: str) -> SeatsOfRoom: ...
+
+    def queue_room_seats(self, pipe: AsyncPipeline, room_id: str) -> ReplyReader[SeatsOfRoom]: ...
 
     async def open_room(self, room_id: str, seat_count: int) -> None: ...
 
@@ -184,14 +190,13 @@ class RoomService:
                 await self._leave_locked(session, session.room_id, socket=socket)
             # Subscribe before becoming visible, so no later joiner's broadcast is missed
             # (new-member announcements are held until the join has numbered this socket).
-            # Then one round trip: the hooks' writes, the join script (which also reads the
-            # ack's members and producers) and the seats travel together.
+            # Then one round trip: the socket's room record (for the dead-instance sweep,
+            # ahead of the membership), the join script (which also reads the ack's members
+            # and producers) and the seats travel in one pipeline.
             try:
                 await socket.join_room_group(room_id)
-                _, joined, seats = await asyncio.gather(
-                    self._run_join_hooks(session, room_id),
-                    self._join_when_not_closing(session, room_id),
-                    self.seats.room_seats(room_id))
+                await self._run_join_hooks(session, room_id)
+                joined, seats = await self._join_when_not_closing(session, room_id)
             except BaseException:
                 socket.room_joined(session.room_join_seq)
                 if session.room_id != room_id:
@@ -201,9 +206,9 @@ class RoomService:
             socket.room_joined(joined.join_seq if joined.new_member else session.room_join_seq)
             if joined.created:
                 await self.seats.open_room(room_id, seat_count or self.default_seat_count)
+                seats = EMPTY_SEATS  # as the new session opened them
                 # The baseline awaits this one call (bounded by LARAVEL_API_TIMEOUT_MS).
                 await self._post_status(room_id, RoomStatus(is_live=True, participant_count=0))
-                seats = await self.seats.room_seats(room_id)  # as the new session opened them
             if joined.new_member:
                 count = joined.participant_count
                 self.status.report(room_id, RoomStatus(is_live=True, participant_count=count))
@@ -227,16 +232,20 @@ class RoomService:
             "existingProducers": producers,
         }
 
-    async def _join_when_not_closing(self, session: SocketSession, room_id: str) -> JoinResult:
+    async def _join_when_not_closing(self, session: SocketSession,
+                                     room_id: str) -> tuple[JoinResult, SeatsOfRoom]:
         """The join script, retried while a close of the room is running (its `closing`
-        marker): the join then lands in a fresh room once the old one is fully closed."""
+        marker): the join then lands in a fresh room once the old one is fully closed. The
+        socket's room record goes first and the room's seats are read after, in its round trip."""
         deadline = time.monotonic() + self.closing_ttl_ms / 1000
         while True:
-            joined = await self.repo.join(room_id, session.sid, session.user_id,
-                                          participant_entry(session.user), now_ms=now_ms(),
-                                          activity_ttl_ms=self.activity_ttl_ms)
+            joined, (seats,) = await self.repo.join(
+                room_id, session.sid, session.user_id, participant_entry(session.user), now_ms=now_ms(),
+                activity_ttl_ms=self.activity_ttl_ms,
+                before=[lambda pipe: queue_socket_room(pipe, session, room_id)],
+                after=[lambda pipe: self.seats.queue_room_seats(pipe, room_id)])
             if not joined.closing:
-                return joined
+                return joined, cast(SeatsOfRoom, seats)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"room {room_id} stayed closing for {self.closing_ttl_ms} ms")
             await asyncio.sleep(JOIN_RETRY_WHILE_CLOSING_SECONDS)

@@ -20,7 +20,7 @@ from apps.seats import keys
 from apps.seats.schemas import SeatView
 from flylive.js_number import js_number
 from flylive.lua_scripts import lua_text, zrem_if_score_script
-from flylive.redis_types import AsyncRedis
+from flylive.redis_types import AsyncPipeline, AsyncRedis, ReplyReader
 from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -88,6 +88,22 @@ class ExpiredInvite:
 class RoomSeats:
     seats: list[SeatView]  # occupied seats, ascending index
     locked: list[int]  # ascending
+
+
+def _room_seats(raw_seats: dict[Any, Any], raw_locked: set[Any]) -> RoomSeats:
+    """Occupied seats (by index) and locked indices, from HGETALL seats and SMEMBERS locked."""
+    seats: list[SeatView] = []
+    for field, raw in raw_seats.items():
+        try:
+            index, entry = int(as_text(field)), json.loads(raw)
+        except ValueError:
+            continue
+        user_id = _user_id(entry.get("userId")) if isinstance(entry, dict) else None
+        if user_id is not None:
+            seats.append({"seatIndex": index, "userId": user_id, "isMuted": bool(entry.get("muted"))})
+    seats.sort(key=lambda seat: seat["seatIndex"])
+    locked = sorted(int(as_text(i)) for i in raw_locked if as_text(i).isdigit())
+    return RoomSeats(seats, locked)
 
 
 class SeatRepository:
@@ -160,21 +176,14 @@ class SeatRepository:
     async def room_seats(self, room_id: str) -> RoomSeats:
         """Occupied seats and locks, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.seats_key(room_id))
-            pipe.smembers(keys.locked_seats_key(room_id))
-            raw_seats, raw_locked = await pipe.execute()
-        seats: list[SeatView] = []
-        for field, raw in raw_seats.items():
-            try:
-                index, entry = int(as_text(field)), json.loads(raw)
-            except ValueError:
-                continue
-            user_id = _user_id(entry.get("userId")) if isinstance(entry, dict) else None
-            if user_id is not None:
-                seats.append({"seatIndex": index, "userId": user_id, "isMuted": bool(entry.get("muted"))})
-        seats.sort(key=lambda seat: seat["seatIndex"])
-        locked = sorted(int(as_text(i)) for i in raw_locked if as_text(i).isdigit())
-        return RoomSeats(seats, locked)
+            read = self.queue_room_seats(pipe, room_id)
+            return read(iter(await pipe.execute()))
+
+    def queue_room_seats(self, pipe: AsyncPipeline, room_id: str) -> ReplyReader[RoomSeats]:
+        """`room_seats` queued on the caller's pipeline (the room join's round trip)."""
+        pipe.hgetall(keys.seats_key(room_id))
+        pipe.smembers(keys.locked_seats_key(room_id))
+        return lambda replies: _room_seats(next(replies), next(replies))
 
     # -- invites --------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from apps.realtime.emit import Room, Socket, Target, User
 from apps.seats.permissions import RoomAuthority
 from apps.seats.repository import RoomSeats, SeatError, SeatRepository
 from flylive.config import AppConfig, get_config
+from flylive.redis_types import AsyncPipeline, ReplyReader
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,10 @@ class SeatService:
 
     async def room_seats(self, room_id: str) -> RoomSeats:
         return await self.repo.room_seats(room_id)
+
+    def queue_room_seats(self, pipe: AsyncPipeline, room_id: str) -> ReplyReader[RoomSeats]:
+        """`room_seats` read in the caller's round trip (the room join's pipeline)."""
+        return self.repo.queue_room_seats(pipe, room_id)
 
     async def open_room(self, room_id: str, seat_count: int) -> None:
         """A room's session begins: empty seats, `seat_count` of them."""
