@@ -18,6 +18,7 @@ from apps.realtime.claims import UserClaims
 from apps.realtime.tokens import InvalidToken, revocation_key, verify_token
 from flylive.config import AppConfig
 from flylive.metrics import AUTH_ATTEMPTS
+from flylive.redis_batch import auto_pipeline
 from flylive.redis_types import AsyncRedis
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ async def _authenticate(handshake: Handshake, config: AppConfig, redis: AsyncRed
         raise HandshakeRejected(INVALID_CREDENTIALS, "invalid_token") from None
 
     try:
-        revoked = await redis.exists(revocation_key(token))
+        # Through the loop's auto-pipeline: a burst of handshakes shares round trips.
+        revoked = await auto_pipeline(redis).command("EXISTS", revocation_key(token))
     except Exception as exc:  # fail closed: no answer means revoked
         logger.warning("revocation lookup failed, refusing the socket: %r", exc)
         raise HandshakeRejected(INVALID_CREDENTIALS, "redis_error") from None

@@ -34,6 +34,7 @@ from apps.rooms.session_history import session_key
 from apps.users.keys import USER_KEY_TTL_SECONDS, user_room_key, user_sockets_key
 from flylive.js_number import js_number
 from flylive.lua_scripts import lua_text, queue_script, zrem_if_score_script
+from flylive.redis_batch import BatchedScript
 from flylive.redis_types import AsyncRedis, QueueReads
 from flylive.redis_values import as_text
 
@@ -156,7 +157,7 @@ class RoomRepository:
     def __init__(self, redis: AsyncRedis) -> None:
         self.redis = redis
         self._join = self._script("room_join.lua")
-        self._leave = self._script("room_leave.lua")
+        self._leave = BatchedScript(redis, self._script("room_leave.lua"))  # concurrent leaves share trips
         self._close = self._script("room_close.lua")
         self._keep_alive = self._script("room_keep_alive.lua")
         self._delete_if_value = self._script("delete_if_value.lua")

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from redis.commands.core import AsyncScript
-
 from apps.realtime.event_registry import ClientError
 from apps.seats import keys
 from apps.seats.schemas import SeatView
 from flylive.js_number import js_number
 from flylive.lua_scripts import lua_text, zrem_if_score_script
+from flylive.redis_batch import BatchedScript
 from flylive.redis_types import AsyncPipeline, AsyncRedis, ReplyReader
 from flylive.redis_values import as_text
 
@@ -124,8 +123,10 @@ class SeatRepository:
         self._forget = self._script("seats_forget_room.lua")
         self._zrem_if_score = zrem_if_score_script(redis)
 
-    def _script(self, name: str) -> AsyncScript:
-        return self.redis.register_script(lua_source(name))
+    def _script(self, name: str) -> BatchedScript:
+        """Seat scripts go through the loop's auto-pipeline: a busy room's concurrent seat events
+        share round trips (flylive/redis_batch.py)."""
+        return BatchedScript(self.redis, self.redis.register_script(lua_source(name)))
 
     def _seat_keys(self, room_id: str) -> list[str]:
         return [keys.seats_key(room_id), keys.seat_of_key(room_id), keys.locked_seats_key(room_id),

@@ -24,7 +24,8 @@ def claims(user_id: int | float, name: str = "u") -> dict[str, object]:
 
 
 async def join(repo: RoomRepository, room: str, sid: str, uid: int | float, now: int = NOW):
-    joined, _ = await repo.join(room, sid, uid, participant_entry(claims(uid)), now_ms=now, activity_ttl_ms=30000)
+    entry = participant_entry(claims(uid))
+    joined, _ = await repo.join(room, sid, uid, entry, now_ms=now, activity_ttl_ms=30000)
     return joined
 
 
