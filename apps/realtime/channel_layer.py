@@ -40,6 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from apps.realtime.redis_client import primary_kwargs, sentinel_kwargs
 from flylive.config import AppConfig, get_config
 from flylive.metrics import CHANNEL_LAYER_ERRORS
+from flylive.redis_batch import auto_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,8 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
         """PUBLISH on a pooled connection of the name's shard. channels_redis publishes through
         one connection per shard behind a lock, so every broadcast of a process waits for the
         one before it, one event-loop turn each; under load that queue was most of an event's
-        latency. A pool lets publishes overlap; each is still one PUBLISH, in order per caller."""
+        latency. A pool lets publishes overlap, and those of one loop turn are pipelined; each
+        is still one PUBLISH, in order per caller."""
         layer = self._loop_layer()
         loop = asyncio.get_running_loop()
         publishers = self._publishers.get(loop)
@@ -170,7 +172,9 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
             publishers = self._publishers[loop] = [
                 Redis(connection_pool=create_pool(host)) for host in decode_hosts(self._kwargs["hosts"])]
         shard = _consistent_hash(name, len(publishers))
-        await publishers[shard].publish(name, layer.channel_layer.serialize(message))
+        # The publishes of one loop turn share a round trip (flylive/redis_batch.py).
+        data = layer.channel_layer.serialize(message)
+        await auto_pipeline(publishers[shard]).command("PUBLISH", name, data)
 
     def _get_layer(self) -> RedisPubSubLoopLayer:
         loop = asyncio.get_running_loop()
