@@ -49,13 +49,8 @@ MEDIASOUP_WORKERS_ACTIVE = Gauge(
 MEDIASOUP_ROUTERS_PER_WORKER = Gauge(
     "flylive_mediasoup_routers_per_worker", "Routers per mediasoup worker", ["worker_pid"], registry=REGISTRY
 )
-GIFTS_PROCESSED = Counter(
-    "flylive_gifts_processed_total", "Gift transactions by outcome", ["status"], registry=REGISTRY
-)
-GIFT_BATCH_SIZE = Histogram(
-    "flylive_gift_batch_size", "Gift transactions per flush", buckets=(1, 5, 10, 25, 50, 100),
-    registry=REGISTRY,
-)
+# flylive_gifts_processed_total and flylive_gift_batch_size: apps/gifts/stats.py (kept in Redis:
+# the flush runs in Celery workers, which serve no /metrics).
 # Not in the contract: transactions waiting in `gifts:pending`, as the last flush left them
 # (set once per flush run by the process that flushed).
 GIFT_BUFFER_SIZE = Gauge(

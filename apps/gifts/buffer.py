@@ -22,8 +22,9 @@ A batch is deleted only after its answer is handled, so nothing is lost; a batch
 answered is never sent again. A batch whose outcome is unknown (timeout, or the flush died
 while waiting) is sent again with the same transaction ids: Laravel must treat a transaction id
 it has already processed as done (its gifts/batch endpoint is idempotent by transaction_id).
-Metrics: `flylive_gifts_processed_total{status}`, `flylive_gift_batch_size` and
-`flylive_gift_buffer_size`, one update each per batch.
+Metrics: `flylive_gifts_processed_total{status}` and `flylive_gift_batch_size` (kept in Redis,
+apps/gifts/stats.py: the flush runs in Celery workers) and `flylive_gift_buffer_size`, one update
+each per batch.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apps.gifts import keys
+from apps.gifts import keys, stats
 from apps.gifts.dead_letters import DeadLetter, store_dead_letters
 from apps.gifts.schemas import GiftError, GiftTransaction
 from apps.integrations.laravel_client import LaravelClient, LaravelError
@@ -50,7 +51,7 @@ from apps.realtime.emit import Socket, Target
 from apps.rooms.session_history import RoomSessionHistory
 from flylive.config import AppConfig
 from flylive.lua_scripts import lua_text
-from flylive.metrics import GIFT_BATCH_SIZE, GIFT_BUFFER_SIZE, GIFTS_PROCESSED
+from flylive.metrics import GIFT_BUFFER_SIZE
 from flylive.redis_lock import RedisLock
 from flylive.redis_types import AsyncRedis
 from flylive.redis_values import as_text
@@ -231,7 +232,7 @@ class GiftBuffer:
         txs = [_parse(item) for item in items]
         sendable = [tx for tx in txs if "unparsable" not in tx]
         unparsable = [tx for tx in txs if "unparsable" in tx]
-        GIFT_BATCH_SIZE.observe(len(txs))
+        await stats.record(self.redis, batch_size=len(txs))
         failed: list[Any] | None = None
         error = ""
         if sendable:
@@ -272,10 +273,7 @@ class GiftBuffer:
         report.accepted += accepted
         report.rejected += rejected
         if finished:
-            if accepted:
-                GIFTS_PROCESSED.labels(status="success").inc(accepted)
-            if rejected:
-                GIFTS_PROCESSED.labels(status="failed").inc(rejected)
+            await stats.record(self.redis, success=accepted, failed=rejected)
 
     async def _not_taken(self, key: str, txs: list[dict[str, Any]], unparsable: list[dict[str, Any]],
                          error: str, report: FlushReport) -> None:
@@ -311,7 +309,7 @@ class GiftBuffer:
             report.errors.append("dead-letter store failed")
             return False
         report.dead_lettered += len(letters)
-        GIFTS_PROCESSED.labels(status="dead_letter").inc(len(letters))
+        await stats.record(self.redis, dead_letter=len(letters))
         return True
 
     async def _finish_batch(self, key: str, retry: list[str]) -> bool:

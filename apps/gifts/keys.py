@@ -13,5 +13,7 @@ PENDING_KEY = "{gifts}:pending"
 PROCESSING_PREFIX = "{gifts}:pending:processing:"
 # Set of the processing lists that exist, so a flush finds the ones a dead flush left without SCAN.
 PROCESSING_INDEX_KEY = "{gifts}:processing"
+# Hash of the flush's figures (apps/gifts/stats.py): outcomes by status and batch sizes.
+STATS_KEY = "{gifts}:stats"
 # The flush lock (flylive.redis_lock.RedisLock): never two flushes at once.
 FLUSH_LOCK_KEY = "gifts:flush:lock"

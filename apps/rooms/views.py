@@ -14,6 +14,7 @@ memory, load average) are refreshed at most once a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -209,6 +210,15 @@ class Metrics(ContractEndpoint):
         })
 
 
+async def refresh_gift_stats(redis: AsyncRedis) -> None:
+    """The gift flush's figures, as the Celery workers left them in Redis (one HGETALL); the last
+    ones read stay when Redis cannot say."""
+    from apps.gifts.stats import GIFT_STATS
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(GIFT_STATS.refresh(redis), SHARED_STATE_TIMEOUT_SECONDS)
+
+
 async def gift_backlog(redis: AsyncRedis) -> int | None:
     """Transactions waiting in the gift buffer (one LLEN); None when Redis cannot say."""
     from apps.gifts.keys import PENDING_KEY
@@ -252,8 +262,9 @@ def _set_media_gauges(media: MediaPicture) -> None:
 class PrometheusMetrics(ContractEndpoint):
     async def get(self, request: Request) -> HttpResponse:
         repo = _repo()
-        media, rooms, backlog = await asyncio.gather(media_picture(repo.redis), active_rooms(repo),
-                                                     gift_backlog(repo.redis))
+        media, rooms, backlog, _ = await asyncio.gather(
+            media_picture(repo.redis), active_rooms(repo), gift_backlog(repo.redis),
+            refresh_gift_stats(repo.redis))
         ROOMS_ACTIVE.set(rooms)
         EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
         if backlog is not None:

@@ -22,6 +22,7 @@ from apps.gifts.tests.test_gifts_e2e import (  # noqa: F401  (collected here, on
     test_every_gift_is_accepted_once_or_its_sender_told,
     test_gift_events_reach_the_room_and_the_flush_reaches_laravel,
     test_gifts_laravel_never_takes_are_dead_lettered_and_replayed,
+    test_the_workers_flush_figures_reach_the_web_processes_metrics,
     worker,
     workers,
 )
