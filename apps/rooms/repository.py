@@ -52,8 +52,20 @@ def lua_source(name: str) -> str:
 
 @dataclass(frozen=True)
 class RoomSnapshot:
-    members: dict[str, ParticipantEntry]
+    # sid -> the member's participant entry as stored (JSON text: the join ack embeds it as is).
+    raw_members: dict[str, str]
     producers: list[ProducerView]
+
+    @property
+    def members(self) -> dict[str, ParticipantEntry]:
+        """The entries decoded (those that do not decode are left out)."""
+        members: dict[str, ParticipantEntry] = {}
+        for sid, raw in self.raw_members.items():
+            try:
+                members[sid] = loads(raw)
+            except ValueError:
+                continue
+        return members
 
 
 @dataclass(frozen=True)
@@ -136,12 +148,7 @@ def _flat_pairs(reply: Any) -> dict[Any, Any]:
 
 
 def _snapshot(raw_members: dict[Any, Any], raw_producers: dict[Any, Any]) -> RoomSnapshot:
-    members: dict[str, ParticipantEntry] = {}
-    for sid, raw in raw_members.items():
-        try:
-            members[as_text(sid)] = loads(raw)
-        except ValueError:
-            continue
+    members = {as_text(sid): as_text(raw) for sid, raw in raw_members.items()}
     producers: list[ProducerView] = []
     for producer_id, raw in raw_producers.items():
         value: Any = as_text(raw)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import Field
 
+from apps.realtime.codec import RawJson
 from apps.realtime.schema import JsInt, JsNumber, Payload, RoomId
 from apps.seats.schemas import SeatView
 
@@ -64,7 +65,7 @@ class RoomJoinAck(TypedDict):
     """No `success` key: the baseline's join ack is plain."""
 
     rtpCapabilities: dict[str, Any]
-    participants: list[ParticipantEntry]
+    participants: list[ParticipantEntry | RawJson]  # RawJson: a stored entry, embedded as is
     seats: list[SeatView]
     lockedSeats: list[int]
     existingProducers: list[ProducerView]

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
+from apps.realtime.codec import RawJson, loads
 from apps.realtime.emit import Room, Target
 from apps.realtime.event_registry import (
     ROOM_JOIN_HOOKS,
@@ -109,6 +110,33 @@ class RoomSocket(Protocol):
     def room_joined(self, join_seq: int) -> None: ...
 
     async def leave_room_group(self, room_id: str) -> None: ...
+
+
+_ENTRY_PREFIX = '{"id":'
+
+
+def _participant(raw: str, speaking: set[Any]) -> ParticipantEntry | RawJson | None:
+    """A member's entry for the join ack: as stored (RawJson, never decoded) unless the member
+    speaks; a room's join ack lists every member, so decoding and encoding each one was most of
+    a large room's join. Entries are written `{"id":..., ...}` with isSpeaker false; one that is
+    not (or that does not decode) is decoded here, and left out if it is not JSON."""
+    if raw.startswith(_ENTRY_PREFIX) and raw.endswith("}"):
+        end = raw.find(",", len(_ENTRY_PREFIX))
+        try:
+            user_id = loads(raw[len(_ENTRY_PREFIX):end]) if end > 0 else None
+        except ValueError:
+            user_id = None
+        if isinstance(user_id, int | float | str) and user_id not in speaking:
+            return RawJson(raw)
+    try:
+        entry: ParticipantEntry = loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    user_id = entry.get("id")
+    entry["isSpeaker"] = isinstance(user_id, int | float | str) and user_id in speaking
+    return entry
 
 
 async def _attempt(step: str, room_id: str, work: Awaitable[None]) -> None:
@@ -218,11 +246,10 @@ class RoomService:
                                 "room:userJoined", {"userId": session.user_id, "user": session.user})
         snapshot = joined.snapshot
         speaking = {p["userId"] for p in snapshot.producers}
-        participants: list[ParticipantEntry] = []
-        for sid, entry in snapshot.members.items():
-            if sid != session.sid:
-                entry["isSpeaker"] = entry.get("id") in speaking
-                participants.append(entry)
+        participants: list[ParticipantEntry | RawJson] = []
+        for sid, raw in snapshot.raw_members.items():
+            if sid != session.sid and (participant := _participant(raw, speaking)) is not None:
+                participants.append(participant)
         producers: list[ProducerView] = [p for p in snapshot.producers if p["userId"] != session.user_id]
         return {
             "rtpCapabilities": rtp_capabilities,

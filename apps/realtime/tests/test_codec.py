@@ -99,3 +99,23 @@ def test_undecodable_engine_frames_raise_value_error(text: str) -> None:
 def test_undecodable_socket_packets_raise_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         codec.decode_socket_packet(text)
+
+
+def test_raw_json_is_embedded_as_is_and_subclasses_stay_plain() -> None:
+    from enum import IntEnum
+
+    class Level(IntEnum):
+        HIGH = 2
+
+    class Tag(str):
+        pass
+
+    entry = '{"id":7,"name":"a/b","isSpeaker":false}'
+    value = {"participants": [codec.RawJson(entry), {"id": 8}], "level": Level.HIGH, "tag": Tag("x")}
+    assert codec.dumps(value) == '{"participants":[' + entry + ',{"id":8}],"level":2,"tag":"x"}'
+
+
+def test_raw_json_survives_the_stdlib_path() -> None:
+    big = 2**70  # beyond orjson's 64 bits: the stdlib writes it
+    expected = '{"n":1180591620717411303424,"p":[{"id":7}]}'
+    assert codec.dumps({"n": big, "p": [codec.RawJson('{"id":7}')]}) == expected

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from apps.media.gateway import MediaUnavailableError
+from apps.realtime.codec import dumps, loads
 from apps.realtime.emit import Room
 from apps.realtime.event_registry import SocketSession
 from apps.rooms.keys import activity_key, members_key, producers_key, state_key
@@ -132,7 +133,7 @@ async def test_two_sockets_of_one_user_count_twice_and_leave_once(h: Harness) ->
     await h.service.join(phone, "r", 15)
     await h.service.join(tablet, "r", 15)
     ack = await h.service.join(bob, "r", 15)
-    assert [p["id"] for p in ack["participants"]] == [1, 1]
+    assert [p["id"] for p in loads(dumps(ack))["participants"]] == [1, 1]  # as the socket gets it
     assert await h.count("r") == 3
     await seat(h.redis, "r", 1, 0)
     await h.service.socket_gone(phone.session)
@@ -280,3 +281,20 @@ async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
     await h.service.close_room("other", "worker_died")
     await h.service.forced_out(c, "other")  # the consumer's answer to the close's force_leave
     assert seen == [("a", "r"), ("b", "r"), ("c", "r"), ("c", "other")]
+
+
+def test_join_ack_entries_are_embedded_as_stored_unless_the_member_speaks() -> None:
+    from apps.realtime.codec import RawJson
+    from apps.rooms.service import _participant
+
+    stored = '{"id":7,"name":"n","isSpeaker":false}'
+    quiet = _participant(stored, speaking={9})
+    assert isinstance(quiet, RawJson)
+    assert quiet == stored
+    assert _participant(stored, speaking={7}) == {"id": 7, "name": "n", "isSpeaker": True}
+    assert _participant('{"name":"n","id":"7"}', speaking=set()) == {"name": "n", "id": "7",
+                                                                     "isSpeaker": False}
+    odd = '{"id":{"x":1},"isSpeaker":false}'
+    assert _participant(odd, speaking=set()) == {"id": {"x": 1}, "isSpeaker": False}
+    assert _participant('{"id":7,"broken', speaking=set()) is None  # never embedded
+    assert _participant("[1,2]", speaking=set()) is None
