@@ -40,36 +40,34 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-class RawJson(str):
+class RawJson:
     """A JSON text that `dumps` embeds as it is (a value stored as JSON, such as a room member's
     participant entry, goes into a payload without being decoded and encoded again: a room's
-    join ack lists every member)."""
+    join ack lists every member). The text must be JSON: it is not checked."""
+
+    __slots__ = ("fragment", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.fragment = orjson.Fragment(text)
+
+    def __repr__(self) -> str:
+        return f"RawJson({self.text!r})"
 
 
 def _default(value: Any) -> Any:
-    """What orjson leaves to us: RawJson, pydantic models (as their JSON dump), and subclasses of
-    the plain types (orjson passes them here so that RawJson, a str, is seen)."""
-    if isinstance(value, RawJson):
-        return orjson.Fragment(value)
+    """What orjson leaves to us: RawJson, and pydantic models (as their JSON dump)."""
+    if type(value) is RawJson:
+        return value.fragment
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list):
-        return list(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _expand_raw(value: Any) -> Any:
     """`value` with each RawJson decoded (the stdlib path, which cannot embed text as is)."""
     if isinstance(value, RawJson):
-        return json.loads(value)
+        return json.loads(value.text)
     if isinstance(value, dict):
         return {key: _expand_raw(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -87,7 +85,7 @@ def dumps(value: Any) -> str:
     """Compact JSON like JSON.stringify; orjson first, the stdlib for what orjson refuses
     (integers beyond 64 bits, nesting deeper than 254, lone surrogates)."""
     try:
-        return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
+        return orjson.dumps(value, default=_default).decode()
     except TypeError:
         return json.dumps(_expand_raw(value), separators=(",", ":"), ensure_ascii=True, allow_nan=False,
                           default=_stdlib_default)

@@ -65,7 +65,7 @@ class RoomJoinAck(TypedDict):
     """No `success` key: the baseline's join ack is plain."""
 
     rtpCapabilities: dict[str, Any]
-    participants: list[ParticipantEntry | RawJson]  # RawJson: a stored entry, embedded as is
+    participants: RawJson  # the members' stored entries, one JSON array embedded as is
     seats: list[SeatView]
     lockedSeats: list[int]
     existingProducers: list[ProducerView]

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from apps.integrations.laravel_client import LaravelClient, iso_now, laravel_client
-from apps.realtime.codec import RawJson, loads
+from apps.realtime.codec import RawJson, dumps, loads
 from apps.realtime.emit import Room, Target
 from apps.realtime.event_registry import (
     ROOM_JOIN_HOOKS,
@@ -45,12 +45,13 @@ from apps.realtime.event_registry import (
 )
 from apps.realtime.web_instance import queue_socket_room
 from apps.rooms.repository import JoinResult, RoomRepository
-from apps.rooms.schemas import MAX_SEAT_COUNT, ParticipantEntry, ProducerView, RoomJoinAck, participant_entry
+from apps.rooms.schemas import MAX_SEAT_COUNT, ProducerView, RoomJoinAck, participant_entry
 from apps.rooms.session_history import session_history
 from apps.rooms.status_reporter import RoomStatus, RoomStatusReporter
 from apps.seats.repository import RoomSeats as SeatsOfRoom
 from apps.seats.service import build_seat_service, seat_service
 from flylive.config import get_config
+from flylive.js_number import js_number
 from flylive.redis_types import AsyncPipeline, ReplyReader
 
 logger = logging.getLogger(__name__)
@@ -115,28 +116,29 @@ class RoomSocket(Protocol):
 _ENTRY_PREFIX = '{"id":'
 
 
-def _participant(raw: str, speaking: set[Any]) -> ParticipantEntry | RawJson | None:
-    """A member's entry for the join ack: as stored (RawJson, never decoded) unless the member
-    speaks; a room's join ack lists every member, so decoding and encoding each one was most of
-    a large room's join. Entries are written `{"id":..., ...}` with isSpeaker false; one that is
-    not (or that does not decode) is decoded here, and left out if it is not JSON."""
-    if raw.startswith(_ENTRY_PREFIX) and raw.endswith("}"):
-        end = raw.find(",", len(_ENTRY_PREFIX))
-        try:
-            user_id = loads(raw[len(_ENTRY_PREFIX):end]) if end > 0 else None
-        except ValueError:
-            user_id = None
-        if isinstance(user_id, int | float | str) and user_id not in speaking:
-            return RawJson(raw)
+def participants_json(raw_members: dict[str, str], own_sid: str, speaking: set[Any]) -> RawJson:
+    """The join ack's `participants`: every other member's entry as stored, joined into one JSON
+    array that the ack embeds as is (codec.RawJson). A room's join ack lists every member, so
+    decoding and encoding each entry per join was most of filling a large room. Entries are
+    written `{"id":<id>,...,"isSpeaker":false}` by the join; a speaker's (found by that prefix)
+    is decoded and written again with isSpeaker true. Text that is not a JSON object is left out."""
+    prefixes = {f"{_ENTRY_PREFIX}{js_number(uid)}," for uid in speaking if isinstance(uid, int | float)}
+    entries = [raw for sid, raw in raw_members.items()
+               if sid != own_sid and raw[:1] == "{" and raw[-1:] == "}"]
+    if prefixes:
+        entries = [_as_speaker(raw) if raw[:raw.find(",") + 1] in prefixes else raw for raw in entries]
+    return RawJson("[" + ",".join(entry for entry in entries if entry) + "]")
+
+
+def _as_speaker(raw: str) -> str:
     try:
-        entry: ParticipantEntry = loads(raw)
+        entry = loads(raw)
     except ValueError:
-        return None
+        return ""
     if not isinstance(entry, dict):
-        return None
-    user_id = entry.get("id")
-    entry["isSpeaker"] = isinstance(user_id, int | float | str) and user_id in speaking
-    return entry
+        return ""
+    entry["isSpeaker"] = True
+    return dumps(entry)
 
 
 async def _attempt(step: str, room_id: str, work: Awaitable[None]) -> None:
@@ -246,10 +248,7 @@ class RoomService:
                                 "room:userJoined", {"userId": session.user_id, "user": session.user})
         snapshot = joined.snapshot
         speaking = {p["userId"] for p in snapshot.producers}
-        participants: list[ParticipantEntry | RawJson] = []
-        for sid, raw in snapshot.raw_members.items():
-            if sid != session.sid and (participant := _participant(raw, speaking)) is not None:
-                participants.append(participant)
+        participants = participants_json(snapshot.raw_members, session.sid, speaking)
         producers: list[ProducerView] = [p for p in snapshot.producers if p["userId"] != session.user_id]
         return {
             "rtpCapabilities": rtp_capabilities,

@@ -30,7 +30,7 @@ async def test_join_ack_lists_others_seats_locks_and_producers(h: Harness) -> No
     ack = await h.service.join(bob, "r", 3)
     assert set(ack) == {"rtpCapabilities", "participants", "seats", "lockedSeats", "existingProducers"}
     assert ack["rtpCapabilities"] == FIXED_RTP_CAPABILITIES
-    assert ack["participants"] == [{
+    assert loads(dumps(ack))["participants"] == [{  # as the socket gets it
         "id": 1, "name": "user1", "signature": "sig", "avatar": "https://a.test/a.png", "frame": "gold",
         "gender": "1", "country": "US", "phone": "+1", "email": "1@x.test", "date_of_birth": "2000-01-01",
         "wealth_xp": "30", "charm_xp": "40", "isSpeaker": True,
@@ -91,7 +91,7 @@ async def test_double_join_counts_once_and_announces_once(h: Harness) -> None:
     again = await h.service.join(alice, "r", 15)
     assert await h.count("r") == 1
     assert len(h.emits.events("room:userJoined")) == 1
-    assert again["participants"] == []
+    assert loads(dumps(again))["participants"] == []
 
 
 async def test_joining_another_room_leaves_the_first_fully(h: Harness) -> None:
@@ -239,7 +239,7 @@ async def test_a_join_during_a_close_lands_in_a_fresh_room(h: Harness) -> None:
         ROOM_CLOSED_HOOKS.remove(note_claim)
     assert closing.done()  # the join waited for the whole close
     assert closing.result()
-    assert ack["participants"] == []  # alice's membership went with the old room
+    assert loads(dumps(ack))["participants"] == []  # alice's membership went with the old room
     assert await h.count("r") == 1
     statuses = await h.statuses("r")
     assert [s["is_live"] for s in statuses] == [False, True, True]  # ended, created, bob's count
@@ -284,17 +284,12 @@ async def test_leave_hooks_run_for_every_way_out(h: Harness) -> None:
 
 
 def test_join_ack_entries_are_embedded_as_stored_unless_the_member_speaks() -> None:
-    from apps.realtime.codec import RawJson
-    from apps.rooms.service import _participant
+    from apps.rooms.service import participants_json
 
-    stored = '{"id":7,"name":"n","isSpeaker":false}'
-    quiet = _participant(stored, speaking={9})
-    assert isinstance(quiet, RawJson)
-    assert quiet == stored
-    assert _participant(stored, speaking={7}) == {"id": 7, "name": "n", "isSpeaker": True}
-    assert _participant('{"name":"n","id":"7"}', speaking=set()) == {"name": "n", "id": "7",
-                                                                     "isSpeaker": False}
-    odd = '{"id":{"x":1},"isSpeaker":false}'
-    assert _participant(odd, speaking=set()) == {"id": {"x": 1}, "isSpeaker": False}
-    assert _participant('{"id":7,"broken', speaking=set()) is None  # never embedded
-    assert _participant("[1,2]", speaking=set()) is None
+    quiet, speaker = '{"id":7,"name":"n","isSpeaker":false}', '{"id":9,"name":"s","isSpeaker":false}'
+    members = {"a": quiet, "b": speaker, "me": '{"id":1,"isSpeaker":false}', "bad": '{"id":3,"broken',
+               "list": "[1,2]"}
+    text = participants_json(members, "me", speaking={9, 12.5}).text
+    assert text == "[" + quiet + ',{"id":9,"name":"s","isSpeaker":true}]'  # the quiet one byte for byte
+    assert participants_json(members, "me", speaking=set()).text == "[" + quiet + "," + speaker + "]"
+    assert loads(participants_json({}, "me", speaking={1}).text) == []
