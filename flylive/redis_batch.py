@@ -90,25 +90,31 @@ class AutoPipeline:
                 self._in_flight -= 1
         # Calls are on their way: this one waits for the end of the loop turn, with the others
         # made meanwhile, and they go together.
-        loop = asyncio.get_running_loop()
-        call.future = loop.create_future()
+        call.future = asyncio.get_running_loop().create_future()
         if self._batch is None:
+            # The batch's task starts at the next loop turn: every call made before then joins it.
             self._batch = []
-            loop.call_soon(self._flush)
+            self._spawn(self._batch)
         self._batch.append(call)
         return await call.future
-
-    def _flush(self) -> None:
-        batch, self._batch = self._batch or [], None
-        if batch:
-            self._spawn(batch)
 
     def _spawn(self, batch: list[_Call]) -> None:
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if task.cancelled():  # (the loop is closing) nobody waits forever for this batch
+                if batch is self._batch:
+                    self._batch = None
+                for call in batch:
+                    call.settle(asyncio.CancelledError())
+
+        task.add_done_callback(done)
 
     async def _send(self, batch: list[_Call]) -> None:
+        if batch is self._batch:
+            self._batch = None  # closed: later calls start the next batch
         self._in_flight += 1
         try:
             await self._send_batch(batch)
