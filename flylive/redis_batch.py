@@ -11,7 +11,7 @@ The first caller of a turn leads: it lets the loop run once (`sleep(0)`) so that
 handlers ready in this turn add their calls, then the batch is sent. A caller alone then sends
 its call as before, one loop turn later. (A variant that sent a call at once when none of the
 process's calls was on its way, and batched only the others, had the same CPU but a worse
-seats p99 in the load generator: 35-43 ms in five runs, against 25-28 ms in three of four.)
+seats p99 in the load generator: median 38.5 ms over six runs, against 32.9 ms over seven.)
 A batch of several runs in a task of its own, so a leader that is cancelled (its socket went
 away) does not fail the others. Each call gets its own reply or error; a script that Redis
 does not hold (after a restart or SCRIPT FLUSH: NOSCRIPT, so it did not run) is sent again
