@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from flylive.config import AppConfig, ConfigError, load_config
+from flylive.config import ConfigError, load_config
 from tests.support.processes import repo_root
 
 REQUIRED = {
@@ -15,16 +15,6 @@ REQUIRED = {
     "LARAVEL_API_URL": "https://laravel.example",
     "LARAVEL_INTERNAL_KEY": "k" * 32,
 }
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(AppConfig.model_fields):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(repo_root() / "tests")  # no .env file here
-    return monkeypatch
 
 
 def test_defaults_are_the_contracts(env: pytest.MonkeyPatch) -> None:

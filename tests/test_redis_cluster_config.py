@@ -19,23 +19,12 @@ from redis.cluster import RedisCluster as SyncRedisCluster
 
 from apps.realtime.channel_layer import BoundedPubSubChannelLayer, configured_hosts
 from apps.realtime.redis_client import create_redis, create_subscriber_redis, create_sync_redis
-from flylive.config import AppConfig, ConfigError, load_config
+from flylive.config import ConfigError, load_config
 from flylive.redis_cluster import require_redis_topology
 from tests.support.processes import RedisServer, free_port, process_env, repo_root, run_redis_server
 from tests.support.redis_cluster import ClusterUnderTest, cluster_port, start_cluster_node
 from tests.support.server import server_env
-from tests.test_config import REQUIRED
 from tests.test_sentinel_config import ENTRY_POINTS
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(AppConfig.model_fields):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(repo_root() / "tests")  # no .env file here
-    return monkeypatch
 
 
 @pytest.fixture(scope="module")

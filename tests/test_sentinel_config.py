@@ -14,28 +14,17 @@ from kombu.connection import Connection
 from apps.realtime.channel_layer import BoundedPubSubChannelLayer
 from apps.realtime.redis_client import create_redis, create_subscriber_redis, create_sync_redis
 from flylive.celery import broker_settings
-from flylive.config import AppConfig, ConfigError, load_config
+from flylive.config import ConfigError, load_config
 from flylive.redis_sentinel import require_sentinels
 from tests.support.processes import RedisServer, free_port, process_env, repo_root
 from tests.support.sentinel import SentinelGroup, run_sentinel_group
 from tests.support.server import server_env
-from tests.test_config import REQUIRED
 
 
 @pytest.fixture(scope="module")
 def group() -> Iterator[SentinelGroup]:
     with run_sentinel_group() as sentinels:
         yield sentinels
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(AppConfig.model_fields):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(repo_root() / "tests")  # no .env file here
-    return monkeypatch
 
 
 def test_sentinel_nodes_parse_as_host_port_pairs(env: pytest.MonkeyPatch) -> None:

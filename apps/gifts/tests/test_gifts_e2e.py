@@ -42,15 +42,22 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gifts-e2e") / "db.sqlite3"
 
 
-@pytest.fixture(scope="module")
-def env(own_redis: RedisServer, laravel_port: int, database: Path) -> dict[str, str]:
-    env = server_env(own_redis, REDIS_DB=str(DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
+def migrated_gift_env(redis: RedisServer, laravel_port: int, database: Path,
+                      **redis_vars: str) -> dict[str, str]:
+    """The module's processes' environment (a 200 ms flush, batches of 20, a 1 s idle room), with
+    the database migrated. `redis_vars`: where state goes (a DB of `redis`, or a Cluster)."""
+    env = server_env(redis, **redis_vars, LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
                      LARAVEL_API_TIMEOUT_MS="3000", DATABASE_URL=f"sqlite:///{database}", LOG_LEVEL="info",
                      GIFT_BUFFER_FLUSH_INTERVAL_MS="200", GIFT_FLUSH_LOCK_TTL_MS="1500", GIFT_BATCH_SIZE="20",
                      ROOM_INACTIVITY_TIMEOUT_MS="1000", ROOM_AUTO_CLOSE_POLL_INTERVAL_MS="500")
     subprocess.run([str(repo_root() / ".venv" / "bin" / "python"), "manage.py", "migrate", "--noinput"],
                    cwd=repo_root(), env=process_env(env), check=True, capture_output=True, timeout=120)
     return env
+
+
+@pytest.fixture(scope="module")
+def env(own_redis: RedisServer, laravel_port: int, database: Path) -> dict[str, str]:
+    return migrated_gift_env(own_redis, laravel_port, database, REDIS_DB=str(DB))
 
 
 @pytest.fixture(scope="module")

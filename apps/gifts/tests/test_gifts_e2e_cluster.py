@@ -5,7 +5,6 @@ and checks; only the two fixtures below differ."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from apps.gifts.tests.test_gifts_e2e import (  # noqa: F401  (collected here, on
     database,
     laravel,
     live,
+    migrated_gift_env,
     test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice,
     test_every_gift_is_accepted_once_or_its_sender_told,
     test_gift_events_reach_the_room_and_the_flush_reaches_laravel,
@@ -26,21 +26,14 @@ from apps.gifts.tests.test_gifts_e2e import (  # noqa: F401  (collected here, on
     worker,
     workers,
 )
-from tests.support.processes import RedisServer, process_env, repo_root
+from tests.support.processes import RedisServer
 from tests.support.redis_cluster import ClusterUnderTest
-from tests.support.server import server_env
 
 
 @pytest.fixture(scope="module")
 def env(own_redis: RedisServer, redis_cluster: ClusterUnderTest, laravel_port: int,
         database: Path) -> dict[str, str]:  # noqa: F811  (the imported fixture)
-    env = server_env(own_redis, **redis_cluster.env(), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
-                     LARAVEL_API_TIMEOUT_MS="3000", DATABASE_URL=f"sqlite:///{database}", LOG_LEVEL="info",
-                     GIFT_BUFFER_FLUSH_INTERVAL_MS="200", GIFT_FLUSH_LOCK_TTL_MS="1500", GIFT_BATCH_SIZE="20",
-                     ROOM_INACTIVITY_TIMEOUT_MS="1000", ROOM_AUTO_CLOSE_POLL_INTERVAL_MS="500")
-    subprocess.run([str(repo_root() / ".venv" / "bin" / "python"), "manage.py", "migrate", "--noinput"],
-                   cwd=repo_root(), env=process_env(env), check=True, capture_output=True, timeout=120)
-    return env
+    return migrated_gift_env(own_redis, laravel_port, database, **redis_cluster.env())
 
 
 @pytest.fixture
