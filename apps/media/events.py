@@ -125,6 +125,8 @@ async def new_media_epoch(session: SocketSession, room_id: str) -> None:
 async def release_media_on_room_leave(session: SocketSession, room_id: str) -> None:
     """room:leave, joining another room, the room closing, disconnect: close the socket's media there."""
     state = socket_media(session)
+    if room_id not in state.rooms:
+        return  # it made no media there (transport:create records the room before asking the node)
     state.rooms.discard(room_id)
     await gateway.release_socket_media(room_id, session.sid, state.epoch)
 
