@@ -9,19 +9,10 @@ start-up with a message naming it, as a missing variable does.
 
 from __future__ import annotations
 
-import redis
-
 from flylive.config import AppConfig, ConfigError
-from flylive.redis_sentinel import sentinel_problems
+from flylive.redis_sentinel import ask_node, sentinel_problems
 
-CLUSTER_CHECK_TIMEOUT_SECONDS = 3.0
 CLUSTER_SLOTS = 16384
-
-
-def _cluster_info(client: redis.Redis) -> dict[str, str]:
-    raw = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
 def cluster_problems(config: AppConfig) -> list[str]:
@@ -29,24 +20,17 @@ def cluster_problems(config: AppConfig) -> list[str]:
     belongs to a Cluster that is not serving every slot (each node reports the whole Cluster's)."""
     problems = []
     for host, port in config.REDIS_CLUSTER_NODES:
-        client = redis.Redis(host=host, port=port, username=config.REDIS_USERNAME,
-                             password=config.REDIS_PASSWORD, ssl=config.REDIS_TLS,
-                             socket_connect_timeout=CLUSTER_CHECK_TIMEOUT_SECONDS,
-                             socket_timeout=CLUSTER_CHECK_TIMEOUT_SECONDS, decode_responses=True)
-        node = f"{host}:{port}"
-        try:
-            info = _cluster_info(client)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            problems.append(f"REDIS_CLUSTER_NODES: the Cluster node at {node} does not answer ({exc})")
-        except redis.ResponseError as exc:
-            problems.append(f"REDIS_CLUSTER_NODES: {node} is not a Redis Cluster node ({exc})")
-        else:
+        raw, problem = ask_node(host, port, "CLUSTER", "INFO", variable="REDIS_CLUSTER_NODES",
+                                kind="Cluster node", username=config.REDIS_USERNAME,
+                                password=config.REDIS_PASSWORD, ssl=config.REDIS_TLS)
+        if problem is None:
+            info = dict(line.split(":", 1) for line in str(raw).splitlines() if ":" in line)
             served, state = int(info.get("cluster_slots_ok", "0")), info.get("cluster_state", "?")
             if state != "ok" or served < CLUSTER_SLOTS:
-                problems.append(f"REDIS_CLUSTER_NODES: the Cluster of {node} serves {served} of "
-                                f"{CLUSTER_SLOTS} slots (cluster_state {state}); assign every slot first")
-        finally:
-            client.close()
+                problem = (f"REDIS_CLUSTER_NODES: the Cluster of {host}:{port} serves {served} of "
+                           f"{CLUSTER_SLOTS} slots (cluster_state {state}); assign every slot first")
+        if problem is not None:
+            problems.append(problem)
     return problems
 
 

@@ -15,7 +15,7 @@ from apps.realtime.channel_layer import BoundedPubSubChannelLayer
 from apps.realtime.redis_client import create_redis, create_subscriber_redis, create_sync_redis
 from flylive.celery import broker_settings
 from flylive.config import ConfigError, load_config
-from flylive.redis_sentinel import require_sentinels
+from flylive.redis_cluster import require_redis_topology
 from tests.support.processes import RedisServer, free_port, process_env, repo_root
 from tests.support.sentinel import SentinelGroup, run_sentinel_group
 from tests.support.server import server_env
@@ -39,7 +39,7 @@ def test_without_sentinel_nothing_changes(env: pytest.MonkeyPatch) -> None:
     config = load_config()
     assert (config.REDIS_SENTINEL_NODES, config.REDIS_SENTINEL_MASTER) == ((), None)
     assert not config.redis_sentinel
-    require_sentinels(config)  # nothing to ask
+    require_redis_topology(config)  # nothing to ask
     assert broker_settings(config) == {"broker_url": "redis://127.0.0.1:6379/3"}
 
 
@@ -83,7 +83,7 @@ def test_bad_sentinel_configuration_stops_start_up_naming_it(
 def test_answering_sentinels_pass_the_check(env: pytest.MonkeyPatch, group: SentinelGroup) -> None:
     env.setenv("REDIS_SENTINEL_NODES", group.nodes)
     env.setenv("REDIS_SENTINEL_MASTER", group.master_name)
-    require_sentinels(load_config())
+    require_redis_topology(load_config())
 
 
 def test_each_sentinel_that_does_not_answer_is_named(env: pytest.MonkeyPatch, group: SentinelGroup) -> None:
@@ -91,7 +91,7 @@ def test_each_sentinel_that_does_not_answer_is_named(env: pytest.MonkeyPatch, gr
     env.setenv("REDIS_SENTINEL_NODES", f"{group.nodes},127.0.0.1:{dead}")
     env.setenv("REDIS_SENTINEL_MASTER", group.master_name)
     with pytest.raises(ConfigError) as stopped:
-        require_sentinels(load_config())
+        require_redis_topology(load_config())
     lines = str(stopped.value).splitlines()
     assert lines[0] == "Invalid configuration:"
     assert len(lines) == 2
@@ -104,7 +104,7 @@ def test_a_plain_redis_or_an_unknown_master_is_named(
     env.setenv("REDIS_SENTINEL_NODES", f"{group.nodes.split(',')[0]},{redis_server.host}:{redis_server.port}")
     env.setenv("REDIS_SENTINEL_MASTER", "no-such-primary")
     with pytest.raises(ConfigError) as stopped:
-        require_sentinels(load_config())
+        require_redis_topology(load_config())
     text = str(stopped.value)
     first = group.nodes.split(",")[0]
     assert (f"REDIS_SENTINEL_MASTER: the Sentinel at {first} monitors no primary named 'no-such-primary'"

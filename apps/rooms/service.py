@@ -399,7 +399,7 @@ class RoomService:
             await session_history(self.repo.redis).room_closed(room_id, reason)
         finally:
             await self.repo.finish_close(closed)
-        logger.info("room %s closed (%s); released %d member users", room_id, reason, len(closed.users))
+        logger.info("room %s closed (%s); it had %d member users", room_id, reason, len(closed.users))
         return True
 
     # -- activity --------------------------------------------------------------------------
