@@ -34,6 +34,36 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0,
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+
+def redis_binary(name: str = "redis-server") -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        raise RuntimeError(f"{name} is not installed (bin/setup installs the Debian package redis-server)")
+    return binary
+
+
+def start_redis_process(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    """`redis-server args`, once it listens on `port` (killed if it never does)."""
+    proc = subprocess.Popen([redis_binary(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc=proc)
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
 @dataclass(frozen=True)
 class RedisServer:
     host: str
@@ -46,25 +76,14 @@ class RedisServer:
 
 @contextlib.contextmanager
 def run_redis_server() -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (bin/setup installs the Debian package)")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="flylive-redis-") as tmp:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", tmp, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        proc = start_redis_process(["--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"], port)
         try:
-            wait_for_port(port, proc=proc)
             yield RedisServer("127.0.0.1", port, proc)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
 
 
 def process_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ plain Redis of REDIS_HOST (neither can use a Cluster).
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -24,16 +23,9 @@ from pathlib import Path
 import redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from tests.support.processes import free_port, wait_for_port
+from tests.support.processes import free_port, redis_binary, start_redis_process, stop_process
 
 PRIMARIES = 3
-
-
-def _binary(name: str) -> str:
-    binary = shutil.which(name)
-    if binary is None:
-        raise RuntimeError(f"{name} is not installed (bin/setup installs the Debian package redis-server)")
-    return binary
 
 
 def cluster_port() -> int:
@@ -54,18 +46,10 @@ def cluster_port() -> int:
 def start_cluster_node(directory: Path, port: int) -> subprocess.Popen[bytes]:
     """One `redis-server` in Cluster mode, with no slots until a `--cluster create` gives it some."""
     directory.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+    return start_redis_process(
+        ["--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
          "--cluster-config-file", str(directory / "nodes.conf"), "--cluster-node-timeout", "2000",
-         "--save", "", "--appendonly", "no", "--dir", str(directory), "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, proc=proc)
-    except BaseException:
-        proc.kill()
-        proc.wait(timeout=5)
-        raise
-    return proc
+         "--save", "", "--appendonly", "no", "--dir", str(directory), "--loglevel", "warning"], port)
 
 
 def _cluster_ok(port: int) -> bool:
@@ -120,7 +104,7 @@ def run_redis_cluster(primaries: int = PRIMARIES) -> Iterator[ClusterUnderTest]:
             for port in ports:
                 procs.append(start_cluster_node(Path(tmp) / str(port), port))
             subprocess.run(
-                [_binary("redis-cli"), "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                [redis_binary("redis-cli"), "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
                  "--cluster-replicas", "0", "--cluster-yes"],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
             deadline = time.monotonic() + 30
@@ -131,10 +115,4 @@ def run_redis_cluster(primaries: int = PRIMARIES) -> Iterator[ClusterUnderTest]:
             yield ClusterUnderTest(ports)
         finally:
             for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+                stop_process(proc)

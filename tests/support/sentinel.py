@@ -15,7 +15,6 @@ primary through the Sentinels (tests' own probes).
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -27,37 +26,9 @@ from pathlib import Path
 import redis
 from redis.sentinel import Sentinel
 
-from tests.support.processes import RedisServer, free_port, wait_for_port
+from tests.support.processes import RedisServer, free_port, start_redis_process, stop_process
 
 MASTER_NAME = "flylive-test"
-
-
-def _redis_server() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (bin/setup installs the Debian package)")
-    return binary
-
-
-def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([_redis_server(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, proc=proc)
-    except BaseException:
-        proc.kill()
-        proc.wait(timeout=5)
-        raise
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def _wait(condition: str, check: object, timeout: float) -> None:
@@ -190,8 +161,8 @@ def run_sentinel_group(*, master_name: str = MASTER_NAME, down_after_ms: int = 1
             for port, extra in ((primary_port, []), (replica_port, replica_of)):
                 node_dir = root / f"node-{port}"
                 node_dir.mkdir()
-                group.servers[port] = _start(["--port", str(port), "--dir", str(node_dir), *data, *extra],
-                                             port)
+                group.servers[port] = start_redis_process(
+                    ["--port", str(port), "--dir", str(node_dir), *data, *extra], port)
 
             def replica_synced() -> bool:
                 info = redis.Redis(port=replica_port, socket_timeout=1).info("replication")
@@ -202,7 +173,8 @@ def run_sentinel_group(*, master_name: str = MASTER_NAME, down_after_ms: int = 1
                 conf = root / f"sentinel-{port}" / "sentinel.conf"
                 conf.parent.mkdir()
                 _sentinel_conf(conf, port, master_name, primary_port, down_after_ms)
-                group.sentinels.append(_start([str(conf), "--sentinel", "--loglevel", "warning"], port))
+                group.sentinels.append(
+                    start_redis_process([str(conf), "--sentinel", "--loglevel", "warning"], port))
 
             def sentinels_ready() -> bool:
                 for port in group.sentinel_ports:
@@ -220,4 +192,4 @@ def run_sentinel_group(*, master_name: str = MASTER_NAME, down_after_ms: int = 1
             yield group
         finally:
             for proc in [*group.sentinels, *group.servers.values()]:
-                _stop(proc)
+                stop_process(proc)
