@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.gifts.stats import GIFT_STATS  # imported here, not at the first scrape (which reads no file)
 from apps.integrations.laravel_client import iso_now
 from apps.media.node_registry import NodeInfo, NodeRegistry
 from apps.rooms.repository import RoomRepository
@@ -213,8 +214,6 @@ class Metrics(ContractEndpoint):
 async def refresh_gift_stats(redis: AsyncRedis) -> None:
     """The gift flush's figures, as the Celery workers left them in Redis (one HGETALL); the last
     ones read stay when Redis cannot say."""
-    from apps.gifts.stats import GIFT_STATS
-
     with contextlib.suppress(Exception):
         await asyncio.wait_for(GIFT_STATS.refresh(redis), SHARED_STATE_TIMEOUT_SECONDS)
 
