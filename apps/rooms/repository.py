@@ -40,7 +40,7 @@ from flylive.redis_values import as_text
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 # Shared local functions, prepended to the scripts that call them.
-_PRELUDES = {"encode_room_state": "_room_state_codec.lua", "session_joined": "_session_joined.lua"}
+_PRELUDES = {"encode_room_state": "_room_state_codec.lua"}
 
 
 def lua_source(name: str) -> str:

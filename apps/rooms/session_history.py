@@ -2,7 +2,8 @@
 
 During a room's life its figures live in Redis, hash `room:{id}:session`
 (`session_id`, `opened_at` ms, `peak` participants, `chats`, `gifts`; 24 h TTL, refreshed):
-- the join that creates the room starts it (`room_joined`), and every join raises `peak`;
+- the join that creates the room starts it (in room_join.lua, then `started` writes the row),
+  and every join raises `peak`;
 - each chat message and gift counts itself in it (`count` / `count_in`), only while it exists;
 - the close takes and deletes it in one script (`room_closed`) and completes the row.
 
@@ -100,31 +101,13 @@ class RoomSessionHistory:
     def __init__(self, redis: AsyncRedis, *, ttl_seconds: int = ROOM_STATE_TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        joined = lua_text(LUA_DIR, "session_joined.lua", prelude="_session_joined.lua")
-        self._joined = redis.register_script(joined)
         self._count = redis.register_script(lua_text(LUA_DIR, "session_count.lua"))
         self._close = redis.register_script(lua_text(LUA_DIR, "session_close.lua"))
         self._writes: set[asyncio.Task[None]] = set()
 
-    async def room_joined(self, room_id: str, *, created: bool, participant_count: int) -> None:
-        """A socket joined (`created`: its join created the room): start or update the session.
-        Never raises (a failure is logged: history must not cost a join). The room join script
-        does the same in its own step (then `started` records the row)."""
-        session_id = str(uuid.uuid4())
-        now = _now_ms()
-        try:
-            started = await self._joined(keys=[session_key(room_id)],
-                                         args=["1" if created else "0", session_id, now, participant_count,
-                                               self.ttl_seconds])
-        except Exception as exc:
-            logger.warning("room session history: join of room %s not recorded: %r", room_id, exc)
-            return
-        if int(started) == 1:
-            self.started(room_id, session_id, now)
-
     def started(self, room_id: str, session_id: str, opened_at_ms: int) -> None:
-        """A session started in Redis: its row is written in the background (never awaited by
-        the join)."""
+        """The room join script started a session in Redis: its row is written in the background
+        (never awaited by the join)."""
         opened_at = _from_ms(str(opened_at_ms))
         assert opened_at is not None
         self._spawn(self._write(_write_opened, room_id, session_id, opened_at))

@@ -21,6 +21,8 @@ from apps.gifts.stats import GIFT_STATS
 from apps.gifts.tests.gift_laravel import BATCH_PATH, GiftLaravel
 from apps.integrations.laravel_client import LaravelClient
 from apps.realtime.emit import Socket, Target
+from apps.rooms.repository import RoomRepository
+from apps.rooms.schemas import participant_entry
 from apps.rooms.session_history import RoomSessionHistory, session_key
 from flylive.metrics import GIFT_BUFFER_SIZE, REGISTRY
 from tests.support.processes import RedisServer
@@ -297,7 +299,9 @@ async def test_metrics_move_once_per_batch(buffer: GiftBuffer, laravel: GiftLara
 
 async def test_gifts_count_in_the_rooms_open_session(buffer: GiftBuffer, redis: Redis) -> None:
     history = RoomSessionHistory(redis)
-    await history.room_joined("g-room", created=True, participant_count=1)
+    joined, _ = await RoomRepository(redis).join("g-room", "sid-g", 1, participant_entry({"id": 1}), now_ms=1,
+                                                activity_ttl_ms=30000)
+    assert joined.session_id is not None  # the join started the room's session
     await queue(buffer, 3, room="g-room")
     await queue(buffer, 2, room="g-no-session")
     assert await redis.hget(session_key("g-room"), "gifts") == "3"

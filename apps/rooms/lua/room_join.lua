@@ -11,10 +11,27 @@
 -- ARGV: 1 sid, 2 user id (JS formatted), 3 member entry JSON, 4 initial state JSON,
 --       5 now ms, 6 activity TTL ms, 7 state TTL s, 8 session id if one starts, 9 session TTL s
 -- Returns {created (0/1), new member (0/1), participant count, join sequence, members
--- (HGETALL), producers (HGETALL), session started (0/1)}: the join ack's view, read in the same atomic step as the
--- join. The sequence numbers new members in join order (0 for a re-join): a member's ack
+-- (HGETALL), producers (HGETALL), session started (0/1)}: the join ack's view, read in the
+-- same atomic step as the join. The sequence numbers new members in join order (0 for a re-join): a member's ack
 -- lists exactly the members with a lower number, so only those with a higher one need
 -- announcing to it. {-1, 0, 0} while closing.
+
+-- The session history (`room:{id}:session`, session_history.py) of a new member's join.
+-- Returns 1 when a session started.
+local function session_joined(key, created, session_id, now, count, ttl)
+  if created or redis.call('EXISTS', key) == 0 then
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'session_id', session_id, 'opened_at', now, 'peak', count, 'chats', 0, 'gifts', 0)
+    redis.call('EXPIRE', key, ttl)
+    return 1
+  end
+  if count > tonumber(redis.call('HGET', key, 'peak') or '0') then
+    redis.call('HSET', key, 'peak', count)
+  end
+  redis.call('EXPIRE', key, ttl)
+  return 0
+end
+
 if redis.call('EXISTS', KEYS[5]) == 1 then
   return {-1, 0, 0}
 end
