@@ -28,6 +28,7 @@ from typing import Any
 from apps.realtime import codec
 from apps.realtime.auth import AUTHENTICATION_FAILED, Handshake, HandshakeRejected, authenticate
 from apps.realtime.correlation import correlation_id_var
+from apps.realtime.direct_write import direct_writer
 from apps.realtime.emit import (
     EVERYONE_GROUP,
     FRAME_MESSAGE_TYPE,
@@ -163,6 +164,7 @@ class SocketIOConnection:
     ) -> None:
         self.scope = scope
         self._send = send
+        self._direct = direct_writer(send)  # None unless uvicorn's websockets-sansio serves it
         self.services = services
         self.channel_layer = channel_layer
         self.ping_interval = ping_interval
@@ -224,7 +226,11 @@ class SocketIOConnection:
             return
         wakeup = self._writer_wakeup
         if wakeup is not None and not wakeup.done() and self._suspended_send is None:
-            self._send_now(frame, wakeup)  # the writer sleeps and nothing is queued
+            # The writer sleeps and nothing is queued: write now, the frame's bytes as they are
+            # if the server allows (direct_write.py), else through its send.
+            direct = self._direct
+            if direct is None or not direct.write(frame):
+                self._send_now(frame, wakeup)
             return
         if len(self._outbox) >= MAX_QUEUED_FRAMES:
             logger.warning("socket %s is %d frames behind: closing it", self._channel_name, MAX_QUEUED_FRAMES)

@@ -78,8 +78,10 @@ def _command(kind: ServerKind, port: int) -> list[str]:
     bin_dir = repo_root() / ".venv" / "bin"
     if kind == "daphne":
         return [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "flylive.asgi:application"]
+    # As bin/web runs it in production (websockets-sansio, the one direct_write.py writes to).
     return [str(bin_dir / "uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--ws", "websockets", "--no-access-log"]
+            "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--ws-ping-interval", "0",
+            "--no-access-log"]
 
 
 @contextlib.contextmanager
