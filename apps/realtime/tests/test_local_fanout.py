@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from apps.realtime import channel_layer
 from apps.realtime.emit import (
     deliver_to_local_socket,
     frame_message,
     register_local_socket,
     unregister_local_socket,
 )
+from tests.support.processes import RedisServer
 
 
 class Member:
@@ -114,3 +118,42 @@ async def test_a_send_that_must_wait_is_finished_by_the_writer_before_later_fram
     writer.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await writer
+
+
+async def test_a_long_fan_out_gives_the_core_away_between_deliveries(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A group message to 200 local members on the real Redis layer: every member gets it once,
+    and the fan-out yields the core (sched_yield) after each FANOUT_YIELD_EVERY of them."""
+    yields: list[int] = []
+    real_yield = os.sched_yield
+
+    def counting_yield() -> None:
+        yields.append(len(delivered))
+        real_yield()
+
+    monkeypatch.setattr(os, "sched_yield", counting_yield)
+    layer = channel_layer.BoundedPubSubChannelLayer(hosts=[redis_server.url(db=7)], prefix="fanout")
+    delivered: list[str] = []
+    all_delivered = asyncio.Event()
+
+    class Counting(Member):
+        def send_frame(self, frame: str) -> None:
+            delivered.append(frame)
+            if len(delivered) == len(names):
+                all_delivered.set()
+
+    names = [await layer.new_channel() for _ in range(200)]
+    try:
+        for name in names:
+            register_local_socket(name, Counting(0))
+            await layer.group_add("room.fanout", name)
+        await layer.group_send("room.fanout", frame_message("42[\"chat:message\",{}]"))
+        await asyncio.wait_for(all_delivered.wait(), 5)
+        assert delivered == ['42["chat:message",{}]'] * 200
+        every = channel_layer.FANOUT_YIELD_EVERY
+        assert yields == [every - 1 + every * n for n in range(200 // every)]
+    finally:
+        for name in names:
+            unregister_local_socket(name)
+        await layer.flush()
