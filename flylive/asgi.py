@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -49,3 +50,9 @@ application = ProtocolTypeRouter({
     "websocket": websocket_application,
     "lifespan": lifespan_application,
 })
+
+# What is loaded by now (Django, the apps and their libraries, about 150,000 objects) lives as
+# long as the process. Frozen, it is left out of every full garbage collection, which otherwise
+# walks it each time (48 ms per collection on an idle process; full collections of 120 to 490 ms
+# were seen with 500 sockets under load).
+gc.freeze()

@@ -133,3 +133,13 @@ def test_outside_production_the_django_key_is_the_public_development_one(env: py
     config = load_config()
     assert config.django_secret_key == DEVELOPMENT_SECRET_KEY
     assert config.django_secret_key not in (config.JWT_SECRET, config.LARAVEL_INTERNAL_KEY)
+
+
+def test_the_web_entry_point_freezes_what_it_loaded_out_of_full_collections() -> None:
+    code = ("import gc, flylive.asgi\n"
+            "print(gc.get_freeze_count(), len(gc.get_objects()))\n")
+    result = run_python(code, PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    frozen, still_collected = map(int, result.stdout.split())
+    assert frozen > 50_000  # Django, the apps and their libraries
+    assert still_collected < frozen / 10
