@@ -52,7 +52,7 @@ from flylive.redis_batch import auto_pipeline
 logger = logging.getLogger(__name__)
 
 CHANNEL_LAYER_TIMEOUT_SECONDS = 5.0
-FANOUT_YIELD_EVERY = 64  # members delivered between two sched_yield() calls in one fan-out
+FANOUT_YIELD_EVERY = 16  # members delivered between two sched_yield() calls in one fan-out
 
 
 class ChannelLayerError(Exception):
