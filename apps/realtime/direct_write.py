@@ -12,8 +12,8 @@ uvicorn's protocol object, so it is used only when
 - the ASGI `send` is exactly `WebSocketsSansIOProtocol.send` (uvicorn is pinned; any other
   server or implementation gets `None` and keeps the ASGI path), and
 - at each write, that send would itself write at once and unchanged: handshake done, no
-  close sent, not disconnected, the transport not paused (flow control), the websocket
-  OPEN, no extension negotiated (permessage-deflate changes the frame per socket).
+  close sent, not disconnected, the transport neither closing nor paused (flow control), the
+  websocket OPEN, no extension negotiated (permessage-deflate changes the frame per socket).
 
 Otherwise `write` returns False and the caller takes the ASGI path, which waits, raises or
 compresses exactly as before.
@@ -59,11 +59,13 @@ class DirectFrameWriter:
         conn = protocol.conn
         if conn.state is not State.OPEN or conn.extensions or conn.expect_continuation_frame:
             return False
-        try:
-            wire = text_frame_bytes(text)
-        except UnicodeEncodeError:  # a lone surrogate: the ASGI send fails it for this socket alone
+        transport = protocol.transport
+        if transport.is_closing():  # closed by the server, connection_lost not yet run
             return False
-        protocol.transport.write(wire)
+        try:
+            transport.write(text_frame_bytes(text))
+        except Exception:  # a lone surrogate, a transport gone under us: the ASGI send decides
+            return False
         return True
 
 

@@ -128,6 +128,19 @@ async def test_a_closed_websocket_is_not_written() -> None:
         app.done.set()
 
 
+async def test_a_transport_the_server_is_closing_is_not_written() -> None:
+    app = Recorder()
+    async with uvicorn_serving(app) as url, connect(url, compression=None) as client:
+        writer, send = await asyncio.wait_for(app.ready, 5)
+        assert writer is not None
+        protocol = send.__self__  # type: ignore[attr-defined]
+        protocol.transport.close()  # as the server's close timer does; connection_lost comes later
+        assert not protocol.disconnected
+        assert not writer.write("too late")
+        app.done.set()
+        await client.wait_closed()
+
+
 @pytest.mark.parametrize("send", [print, lambda message: None, object()])
 def test_other_servers_sends_get_no_direct_writer(send: Any) -> None:
     assert direct_writer(send) is None
