@@ -544,6 +544,12 @@ class SocketIOConnection:
                 with contextlib.suppress(Exception):
                     await self.channel_layer.group_discard(group, self._channel_name)
             self._groups.clear()
+        # The finished tasks (and their exceptions' tracebacks) refer back to this connection:
+        # let go of them, so the connection is freed when the server drops it, not only by a
+        # full garbage collection.
+        self._tasks.clear()
+        self._connect_task = None
+        self.events = None
 
     async def _release_channel(self, channel_name: str) -> None:
         """Drop the channel's queue and subscription (idempotent). Layers without

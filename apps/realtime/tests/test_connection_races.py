@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -191,6 +193,30 @@ async def test_the_channel_reader_survives_bad_messages(
     assert after == before + 4  # the frame without text, the non-dicts; unknown types are ignored
     await socket.client_goes_away()
     await cleanups_done(within=5)
+
+
+async def test_a_closed_connection_is_freed_without_the_cycle_collector(
+    services: RealtimeServices, layer: BoundedPubSubChannelLayer, fresh_instance: None,
+) -> None:
+    """A socket that connected, handled an event and left is freed by reference counting once
+    the server drops it: the cycle collector (a full collection: a pause for the whole
+    process) is not needed for it."""
+    socket = Harness(services, layer)
+    await socket.next_frame()
+    socket.client_sends(connect_packet())
+    await socket.frame_starting("40")
+    socket.client_sends('42["no:such:event"]')  # an event through the dispatch layer
+    socket.client_sends("2")  # an Engine.IO ping, answered by the connection itself
+    await socket.frame_starting("3")
+    await socket.client_goes_away()
+    await cleanups_done(within=5)
+    freed = weakref.ref(socket.connection)
+    gc.disable()
+    try:
+        socket.connection = None  # type: ignore[assignment]  # what the server drops
+        assert freed() is None, [type(r).__name__ for r in gc.get_referrers(freed())]
+    finally:
+        gc.enable()
 
 
 # (SUBSCRIBE on a connection already in pub/sub mode is not paused by CLIENT PAUSE: PUBLISH is.)
