@@ -2,7 +2,7 @@
 
 Through the ASGI `send`, uvicorn's websockets-sansio protocol encodes the text, builds a
 websockets `Frame`, serializes it and joins the output again for every socket: a room
-broadcast paid that (in py-spy, 40% of a delivery's samples; the socket write was the rest)
+broadcast paid that (in py-spy, 45% of a delivery's samples; the socket write was the rest)
 hundreds of times for one and the same frame. Here the frame is serialized once by
 websockets' own `Frame.serialize` and each socket's transport gets the bytes.
 
