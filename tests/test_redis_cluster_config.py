@@ -21,7 +21,14 @@ from apps.realtime.channel_layer import BoundedPubSubChannelLayer, configured_ho
 from apps.realtime.redis_client import create_redis, create_subscriber_redis, create_sync_redis
 from flylive.config import ConfigError, load_config
 from flylive.redis_cluster import require_redis_topology
-from tests.support.processes import RedisServer, free_port, process_env, repo_root, run_redis_server
+from tests.support.processes import (
+    RedisServer,
+    free_port,
+    process_env,
+    repo_root,
+    run_redis_server,
+    stop_process,
+)
 from tests.support.redis_cluster import ClusterUnderTest, cluster_port, start_cluster_node
 from tests.support.server import server_env
 from tests.test_sentinel_config import ENTRY_POINTS
@@ -36,8 +43,7 @@ def slotless_node() -> Iterator[int]:
         try:
             yield port
         finally:
-            proc.terminate()
-            proc.wait(timeout=5)
+            stop_process(proc)
 
 
 def test_cluster_nodes_parse_as_host_port_pairs(env: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,6 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0,
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
-
 def redis_binary(name: str = "redis-server") -> str:
     binary = shutil.which(name)
     if binary is None:
@@ -54,15 +53,16 @@ def start_redis_process(args: list[str], port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 5 s."""
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
 
 @dataclass(frozen=True)
 class RedisServer:

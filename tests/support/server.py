@@ -26,7 +26,14 @@ from typing import Any, Literal
 
 import jwt
 
-from tests.support.processes import RedisServer, free_port, process_env, repo_root, wait_for_port
+from tests.support.processes import (
+    RedisServer,
+    free_port,
+    process_env,
+    repo_root,
+    stop_process,
+    wait_for_port,
+)
 
 TEST_JWT_SECRET = "live-test-jwt-secret-0123456789abcdef"
 TEST_INTERNAL_KEY = "live-test-internal-key-0123456789abcdef"
@@ -103,17 +110,7 @@ def run_server(env: Mapping[str, str], *, server: ServerKind = "daphne",
             raise RuntimeError(f"{server} did not start: {exc}\n{live.log_tail()}") from exc
         yield live
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, grace=10.0)
 
 
 def user_claims(user_id: int | float = 42, **overrides: Any) -> dict[str, Any]:
