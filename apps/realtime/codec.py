@@ -56,9 +56,14 @@ class RawJson:
 
 
 def _default(value: Any) -> Any:
-    """What orjson leaves to us: RawJson, and pydantic models (as their JSON dump)."""
+    """What orjson leaves to us: RawJson, and what the stdlib path also handles."""
     if type(value) is RawJson:
         return value.fragment
+    return _stdlib_default(value)
+
+
+def _stdlib_default(value: Any) -> Any:
+    """Pydantic models, as their JSON dump."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
@@ -73,12 +78,6 @@ def _expand_raw(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_expand_raw(item) for item in value]
     return value
-
-
-def _stdlib_default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def dumps(value: Any) -> str:
