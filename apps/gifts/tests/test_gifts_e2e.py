@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
 from apps.gifts.keys import PENDING_KEY, PROCESSING_INDEX_KEY
 from apps.gifts.tests.gift_laravel import GiftLaravel
+from apps.realtime.tests.conftest import metric_value, scrape
 from tests.support.celery_procs import CeleryProcess, run_celery_beat, run_celery_worker
 from tests.support.processes import RedisServer, process_env, repo_root
 from tests.support.server import LiveServer, run_server, server_env
@@ -296,35 +296,24 @@ async def test_the_rooms_session_history_row(clients: Any, laravel: GiftLaravel,
     assert closed[0][:4] == ("inactivity", 3, 3, 2)
 
 
-def _metric(text: str, sample: str) -> float:
-    """A sample's value in Prometheus text (`name` or `name{labels}` exactly as written); 0 if absent."""
-    for line in text.splitlines():
-        written, _, value = line.rpartition(" ")
-        if written == sample:
-            return float(value)
-    return 0.0
-
-
 async def test_the_workers_flush_figures_reach_the_web_processes_metrics(
         clients: Any, laravel: GiftLaravel, worker: CeleryProcess, live: LiveServer) -> None:
     """The flush runs in a Celery worker; the web process's /metrics/prometheus shows what it did."""
-    async def scrape() -> str:
-        async with httpx.AsyncClient() as http:
-            return (await http.get(f"{live.url}/metrics/prometheus")).text
+    def success(text: str) -> float:
+        return metric_value(text, "flylive_gifts_processed_total", {"status": "success"})
 
-    before = await scrape()
+    before = await scrape(live)
     room = f"gm-{next(_rooms)}"
     sender, _viewer = await clients(2, room=room)
     for gift_id in (3, 4):
         await sender.sio.emit("gift:send", {"roomId": room, "giftId": gift_id, "recipientId": 9})
     await laravel.wait_until(lambda: len(laravel.accepted) >= 2)
-    success = 'flylive_gifts_processed_total{status="success"}'
     deadline = time.monotonic() + 10
     while True:
-        after = await scrape()
-        if _metric(after, success) >= _metric(before, success) + 2 or time.monotonic() > deadline:
+        after = await scrape(live)
+        if success(after) >= success(before) + 2 or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
-    assert _metric(after, success) >= _metric(before, success) + 2
+    assert success(after) >= success(before) + 2
     for sample, added in (("flylive_gift_batch_size_count", 1), ("flylive_gift_batch_size_sum", 2)):
-        assert _metric(after, sample) >= _metric(before, sample) + added, sample
+        assert metric_value(after, sample) >= metric_value(before, sample) + added, sample
