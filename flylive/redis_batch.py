@@ -67,7 +67,7 @@ class _Call:
 
 
 class AutoPipeline:
-    """Script calls of one event loop, batched per loop turn (one per Redis client)."""
+    """Script calls and commands of one event loop, batched per loop turn (one per Redis client)."""
 
     def __init__(self, redis: AsyncRedis) -> None:
         self.redis = redis
