@@ -91,6 +91,21 @@ CHANNEL_LAYER_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+# Not in the contract: the local fan-out of room broadcasts (apps/realtime/channel_layer.py). One
+# pass writes a group message to every member socket of this process; its wall time is what the
+# last local member waits after the first, so a growing p99 means the process lacks CPU for its rooms.
+ROOM_FANOUT_SECONDS = Histogram(
+    "flylive_room_fanout_seconds",
+    "Wall time of one pass writing a group message to this process's member sockets",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+    registry=REGISTRY,
+)
+ROOM_FANOUT_DELIVERIES = Counter(
+    "flylive_room_fanout_deliveries_total",
+    "Group messages handed to this process's member sockets by the local fan-out",
+    registry=REGISTRY,
+)
+
 # The contract's header (prom-client 15): text format 0.0.4.
 PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 

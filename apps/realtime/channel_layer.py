@@ -20,6 +20,8 @@
   instead of channels_redis's copy into every member's queue, decoded again by a reader
   task per member. A member whose queue still holds messages gets it queued behind them,
   so each channel's order is kept; what the delivery declines is queued as before.
+- Each pass is measured: `flylive_room_fanout_seconds` (its wall time) and
+  `flylive_room_fanout_deliveries_total` (members handed the message, queued or written).
 - A long fan-out gives the core away every `FANOUT_YIELD_EVERY` members (`os.sched_yield`).
   Each socket write wakes a task that reads it (on this machine: the media worker, Redis, a
   local client), and Linux's scheduler (EEVDF since 6.6) lets a woken task wait while the
@@ -34,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
@@ -46,7 +49,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.realtime.redis_client import primary_kwargs, sentinel_kwargs
 from flylive.config import AppConfig, get_config
-from flylive.metrics import CHANNEL_LAYER_ERRORS
+from flylive.metrics import CHANNEL_LAYER_ERRORS, ROOM_FANOUT_DELIVERIES, ROOM_FANOUT_SECONDS
 from flylive.redis_batch import auto_pipeline
 
 logger = logging.getLogger(__name__)
@@ -110,18 +113,24 @@ class _FanOutShardConnection(RedisSingleShardConnection):  # type: ignore[misc]
         data = message["data"]
         delivery = _local_delivery
         decoded: dict[str, Any] | None = None
+        delivered = 0
+        started = time.perf_counter()
         for index, channel_name in enumerate(members, 1):
             if not index % FANOUT_YIELD_EVERY:
                 os.sched_yield()
             queue = layer.channels.get(channel_name)
             if queue is None:
                 continue
+            delivered += 1
             if delivery is not None and queue.empty():
                 if decoded is None:
                     decoded = layer.channel_layer.deserialize(data)
                 if delivery(channel_name, decoded):
                     continue
             queue.put_nowait(data)
+        if delivered:
+            ROOM_FANOUT_SECONDS.observe(time.perf_counter() - started)
+            ROOM_FANOUT_DELIVERIES.inc(delivered)
 
 
 class _FanOutLoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]

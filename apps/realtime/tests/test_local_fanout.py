@@ -15,7 +15,14 @@ from apps.realtime.emit import (
     register_local_socket,
     unregister_local_socket,
 )
+from flylive.metrics import REGISTRY
 from tests.support.processes import RedisServer
+
+
+def _fanout_metrics() -> tuple[float, float]:
+    """(fan-out passes, deliveries) counted so far in this process."""
+    return (REGISTRY.get_sample_value("flylive_room_fanout_seconds_count") or 0.0,
+            REGISTRY.get_sample_value("flylive_room_fanout_deliveries_total") or 0.0)
 
 
 class Member:
@@ -124,7 +131,8 @@ async def test_a_long_fan_out_gives_the_core_away_between_deliveries(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A group message to 200 local members on the real Redis layer: every member gets it once,
-    and the fan-out yields the core (sched_yield) after each FANOUT_YIELD_EVERY of them."""
+    the fan-out yields the core (sched_yield) after each FANOUT_YIELD_EVERY of them, and the
+    pass is counted in the fan-out metrics."""
     yields: list[int] = []
     real_yield = os.sched_yield
 
@@ -148,11 +156,14 @@ async def test_a_long_fan_out_gives_the_core_away_between_deliveries(
         for name in names:
             register_local_socket(name, Counting(0))
             await layer.group_add("room.fanout", name)
+        passes, deliveries = _fanout_metrics()
         await layer.group_send("room.fanout", frame_message("42[\"chat:message\",{}]"))
         await asyncio.wait_for(all_delivered.wait(), 5)
         assert delivered == ['42["chat:message",{}]'] * 200
         every = channel_layer.FANOUT_YIELD_EVERY
         assert yields == [every - 1 + every * n for n in range(200 // every)]
+        assert _fanout_metrics() == (passes + 1, deliveries + 200)
+        assert (REGISTRY.get_sample_value("flylive_room_fanout_seconds_sum") or 0) > 0
     finally:
         for name in names:
             unregister_local_socket(name)
