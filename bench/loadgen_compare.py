@@ -16,6 +16,7 @@ loadgen's "other processes" CPU (% of one core) during that phase; re-run when i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,25 @@ def run_loadgen(directory: Path, env: dict[str, str], args: list[str]) -> dict[s
         raise RuntimeError(f"loadgen {args[0]} printed no result: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+@contextlib.contextmanager
+def our_server(workers: int, *, server: str = "uvicorn", ws: str = "websockets-sansio",
+               deflate: bool = False) -> Iterator[dict[str, str]]:
+    """Our stack as bench/loadgen_server.py starts it; yields the LG_* environment it prints."""
+    cmd = [sys.executable, str(ROOT / "bench/loadgen_server.py"), "--seconds", "3600",
+           "--server", server, "--workers", str(workers), "--ws", ws, *(["--deflate"] if deflate else [])]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("export "):
+                yield dict(re.findall(r"(\w+)=(\S+)", line))
+                return
+        raise RuntimeError("the server did not start")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def figures(name: str, r: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
@@ -128,19 +149,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="append every loadgen result (JSON lines)")
     args = parser.parse_args()
     prepare_loadgen(args.loadgen, args.loadgen_dir)
-    cmd = [sys.executable, str(ROOT / "bench/loadgen_server.py"), "--seconds", "3600",
-           "--server", args.server, "--workers", str(args.workers), "--ws", args.ws,
-           *(["--deflate"] if args.deflate else [])]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        exports: dict[str, str] = {}
-        assert server.stdout is not None
-        for line in server.stdout:
-            if line.startswith("export "):
-                exports = dict(re.findall(r"(\w+)=(\S+)", line))
-                break
-        if not exports:
-            raise RuntimeError("the server did not start")
+    with our_server(args.workers, server=args.server, ws=args.ws, deflate=args.deflate) as exports:
         env = {**os.environ, **exports}
         print(f"server pids {exports['LG_SERVER_PIDS']}; warming up", flush=True)
         run_loadgen(args.loadgen_dir, env, ["connect-join", "--n", "300", "--idle", "1"])
@@ -164,9 +173,6 @@ def main() -> None:
         print()
         for note in notes:
             print(note)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 if __name__ == "__main__":
