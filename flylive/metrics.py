@@ -91,9 +91,10 @@ CHANNEL_LAYER_ERRORS = Counter(
     registry=REGISTRY,
 )
 
-# Not in the contract: the local fan-out of room broadcasts (apps/realtime/channel_layer.py). One
-# pass writes a group message to every member socket of this process; its wall time is what the
-# last local member waits after the first, so a growing p99 means the process lacks CPU for its rooms.
+# Not in the contract: the local fan-out of broadcasts, to a room or to every socket
+# (apps/realtime/channel_layer.py). One pass writes a group message to every member socket of
+# this process; its wall time is what the last local member waits after the first, so a growing
+# p99 means the process lacks CPU for its rooms.
 ROOM_FANOUT_SECONDS = Histogram(
     "flylive_room_fanout_seconds",
     "Wall time of one pass writing a group message to this process's member sockets",
