@@ -23,7 +23,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import free_port, wait_for_port  # noqa: E402
+from tests.support.processes import free_port, stop_process, wait_for_port  # noqa: E402
 
 SECRET = "bench-secret-bench-secret-bench-secret-01"
 ACK_TIMEOUT_S = 30.0
@@ -167,9 +167,5 @@ def run_stack(server: str, redis_port: int, *, media_workers: int = 1, celery: b
                          f"http://127.0.0.1:{port}", env, web, media, jobs)
     finally:
         for proc in (web, *jobs, media):  # web first: its disconnect cleanup still talks to media
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, grace=15.0)
         log.close()

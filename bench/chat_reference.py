@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadgen_compare import SCENARIOS, our_server, prepare_loadgen, run_loadgen
 from bench.loadgen_server import LOADGEN_ORIGIN, LOADGEN_SECRET
+from tests.support.processes import free_port, stop_process
 
 REFERENCE = Path(__file__).resolve().parent / "socketio_reference"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -49,7 +42,7 @@ def reference_server() -> Iterator[dict[str, str]]:
     if not (REFERENCE / "node_modules").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REFERENCE, check=True,
                        stdout=subprocess.DEVNULL)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(["node", "server.js", str(port)], cwd=REFERENCE, stdout=subprocess.PIPE,
                             text=True)
     try:
@@ -59,8 +52,7 @@ def reference_server() -> Iterator[dict[str, str]]:
         yield {"LG_URL": f"http://127.0.0.1:{port}", "LG_SERVER_PIDS": str(proc.pid), "LG_SERVER_TREE": "",
                "LG_AUX_PIDS": "", "LG_JWT_SECRET": LOADGEN_SECRET, "LG_ORIGIN": LOADGEN_ORIGIN}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc, grace=30.0)
 
 
 def _row(r: dict[str, Any]) -> dict[str, float]:

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import stop_process  # noqa: E402
 
 # (figure, Node value, direction: "higher" or "lower" is better): the Node server measured with the load
 # generator on this machine type (its BASELINE.md).
@@ -92,8 +95,7 @@ def our_server(workers: int, *, server: str = "uvicorn", ws: str = "websockets-s
                 return
         raise RuntimeError("the server did not start")
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop_process(proc, grace=60.0)
 
 
 def figures(name: str, r: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -53,7 +54,7 @@ def start_redis_process(args: list[str], port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds."""
     if proc.poll() is None:
         proc.terminate()
