@@ -21,7 +21,7 @@ import logging
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,7 @@ class _ResumedSend:
     """The rest of an ASGI send whose first step ran in the caller and had to wait: awaiting
     this drives it on from where it stopped (what `yield from` would do)."""
 
-    def __init__(self, steps: Generator[Any, Any, None], waiting_on: Any) -> None:
+    def __init__(self, steps: Iterator[Any], waiting_on: Any) -> None:
         self._steps = steps
         self._waiting_on = waiting_on
 
@@ -130,15 +130,32 @@ class _ResumedSend:
             try:
                 sent = yield value
             except BaseException as exc:  # cancellation is passed in, as `yield from` does
+                throw = getattr(steps, "throw", None)
+                if throw is None:  # a plain iterator cannot take it (PEP 380): raise it here
+                    raise
                 try:
-                    value = steps.throw(exc)
+                    value = throw(exc)
                 except StopIteration:
                     return
             else:
                 try:
-                    value = steps.send(sent)
+                    value = _step(steps, sent)
                 except StopIteration:
                     return
+
+
+def _step(steps: Iterator[Any], sent: Any) -> Any:
+    """One step of an awaitable's iterator, taken as `yield from` takes it (PEP 380): `next()`
+    when nothing is sent. `__await__` may return a plain iterator rather than a generator
+    (granian's send does), and a plain iterator has no `send`."""
+    return next(steps) if sent is None else steps.send(sent)  # type: ignore[attr-defined]
+
+
+def _log_send_failure(sid: str | None, exc: Exception) -> None:
+    """A send that raised: the peer went away (the server's OSError, at debug level), or
+    something unexpected, at warning so that it is seen (the socket stops sending either way)."""
+    level = logging.DEBUG if isinstance(exc, OSError) else logging.WARNING
+    logger.log(level, "send failed on socket %s: %r", sid, exc)
 
 
 def _utf8_length_exceeds(text: str, limit: int) -> bool:
@@ -243,11 +260,11 @@ class SocketIOConnection:
         broadcast reaches each local socket without a task switch per socket."""
         steps = self._send({"type": "websocket.send", "text": frame}).__await__()
         try:
-            waiting_on = steps.send(None)
+            waiting_on = next(steps)
         except StopIteration:
             return
         except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
-            logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+            _log_send_failure(self._channel_name, exc)
             self._closing = True
             return
         self._suspended_send = _ResumedSend(steps, waiting_on)
@@ -333,7 +350,7 @@ class SocketIOConnection:
                 try:
                     await suspended
                 except Exception as exc:  # the peer is gone, as below
-                    logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+                    _log_send_failure(self._channel_name, exc)
                     self._closing = True
                     return
                 finally:
@@ -353,7 +370,7 @@ class SocketIOConnection:
                     return
                 await self._send({"type": "websocket.send", "text": item})
             except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
-                logger.debug("send failed on socket %s: %r", self._channel_name, exc)
+                _log_send_failure(self._channel_name, exc)
                 self._closing = True
                 return
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from apps.rooms.keys import activity_key
@@ -30,12 +31,17 @@ UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 
 
-@pytest.fixture(scope="module")
-def live(own_redis: RedisServer, laravel_port: int) -> Iterator[LiveServer]:
+# Chat is acks, error events and broadcasts: run it on both ASGI servers bin/web offers.
+@pytest.fixture(scope="module", params=["uvicorn", "granian"])
+def live(request: pytest.FixtureRequest, own_redis: RedisServer, laravel_port: int) -> Iterator[LiveServer]:
     env = server_env(own_redis, REDIS_DB=str(DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
                      LARAVEL_API_TIMEOUT_MS="1500", RATE_LIMIT_MESSAGES_PER_MINUTE=str(CHAT_LIMIT),
                      ROOM_INACTIVITY_TIMEOUT_MS="1500", LOG_LEVEL="warn")
-    with run_server(env, server="uvicorn") as server:
+    # Each server starts on an empty database: rooms, rate-limit windows and session counts of
+    # the tests on the other server would otherwise carry over.
+    with SyncRedis.from_url(own_redis.url(DB)) as admin:
+        admin.flushdb()
+    with run_server(env, server=request.param) as server:
         yield server
 
 

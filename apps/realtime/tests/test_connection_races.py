@@ -241,3 +241,64 @@ async def test_channel_layer_calls_fail_in_time_when_redis_stalls(
     await admin.execute_command("CLIENT", "UNPAUSE")
     with contextlib.suppress(ChannelLayerError):
         await layer.release_channel(channel)
+
+
+class _IteratorSend:
+    """What granian's ASGI send returns: an awaitable whose `__await__` is an iterator with only
+    `__next__` (no `send`, no `throw`). It waits while `gate` is pending, then records the text."""
+
+    def __init__(self, text: str, gate: asyncio.Future[None], sent: list[str]) -> None:
+        self._text, self._gate, self._sent = text, gate, sent
+
+    def __await__(self) -> _IteratorSend:
+        return self
+
+    def __iter__(self) -> _IteratorSend:
+        return self
+
+    def __next__(self) -> asyncio.Future[None]:
+        if not self._gate.done():
+            self._gate._asyncio_future_blocking = True  # as a future's own __await__ yields it
+            return self._gate
+        self._sent.append(self._text)
+        raise StopIteration
+
+
+class IteratorSendHarness(Harness):
+    """A server whose send is an `_IteratorSend`: every send waits for the current `gate`."""
+
+    def __init__(self, services: RealtimeServices, layer: BoundedPubSubChannelLayer) -> None:
+        self.gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.gate.set_result(None)
+        self.written: list[str] = []
+        super().__init__(services, layer)
+
+    def _send(self, message: Any) -> Any:  # an awaitable, not a coroutine
+        if message["type"] == "websocket.send":
+            return _IteratorSend(message["text"], self.gate, self.written)
+        return super()._send(message)
+
+
+async def test_a_send_awaitable_that_is_a_plain_iterator_delivers_every_frame_in_order(
+    services: RealtimeServices, layer: BoundedPubSubChannelLayer, fresh_instance: None,
+) -> None:
+    socket = IteratorSendHarness(services, layer)
+    for _ in range(100):
+        if socket.written:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.written[0].startswith("0{")  # the open frame, sent without waiting
+    socket.gate = asyncio.get_running_loop().create_future()
+    socket.connection.send_frame("first")  # its send waits: the writer will finish it
+    socket.connection.send_frame("second")  # queued behind it
+    await asyncio.sleep(0.05)
+    assert socket.written == socket.written[:1]
+    socket.gate.set_result(None)
+    for _ in range(100):
+        if len(socket.written) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.written[1:] == ["first", "second"]
+    assert not socket.connection._closing
+    await socket.client_goes_away()
+    await cleanups_done(within=5)
