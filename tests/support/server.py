@@ -1,12 +1,12 @@
 """The real server as a subprocess, for end-to-end tests, and JWTs to connect to it.
 
     env = server_env(redis_server, FLYLIVE_TEST_EVENTS="1")
-    with run_server(env, server="uvicorn") as live:      # or "daphne", "granian"
+    with run_server(env, server="uvicorn") as live:      # or "daphne", "uvicorn-wsproto", "granian"
         sio = socketio.AsyncClient()
         await sio.connect(live.url, transports=["websocket"], auth={"token": make_token(user_claims())})
 
-`run_server` starts `daphne`, `uvicorn` or `granian` on a free port with exactly the given
-environment (plus PATH/HOME/LANG and the repo on PYTHONPATH: nothing else leaks
+`run_server` starts `daphne`, `uvicorn` (websockets-sansio or wsproto) or `granian` on a free
+port with exactly the given environment (plus PATH/HOME/LANG and the repo on PYTHONPATH: nothing else leaks
 from the test process), waits until it listens, yields a `LiveServer` and
 terminates it. The server's output goes to a log file whose tail is shown if it
 fails to start (and readable at `live.log_path`).
@@ -38,7 +38,7 @@ from tests.support.processes import (
 TEST_JWT_SECRET = "live-test-jwt-secret-0123456789abcdef"
 TEST_INTERNAL_KEY = "live-test-internal-key-0123456789abcdef"
 TEST_ORIGIN = "https://flyliveapp.com"
-ServerKind = Literal["daphne", "uvicorn", "granian"]
+ServerKind = Literal["daphne", "uvicorn", "uvicorn-wsproto", "granian"]
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,11 @@ def _command(kind: ServerKind, port: int) -> list[str]:
     if kind == "granian":  # as bin/web runs it with WEB_SERVER=granian
         return [str(bin_dir / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--ws", "--no-access-log", "flylive.asgi:application"]
-    # As bin/web runs it in production (websockets-sansio, the one direct_write.py writes to).
+    # As bin/web runs it in production (websockets-sansio, the one direct_write.py writes to), or
+    # with WEB_WS=wsproto.
+    ws = "wsproto" if kind == "uvicorn-wsproto" else "websockets-sansio"
     return [str(bin_dir / "uvicorn"), "flylive.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--ws-ping-interval", "0",
-            "--no-access-log"]
+            "--ws", ws, "--ws-per-message-deflate", "false", "--ws-ping-interval", "0", "--no-access-log"]
 
 
 @contextlib.contextmanager

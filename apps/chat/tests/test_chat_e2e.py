@@ -31,8 +31,9 @@ UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 
 
-# Chat is acks, error events and broadcasts: run it on both ASGI servers bin/web offers.
-@pytest.fixture(scope="module", params=["uvicorn", "granian"])
+# Chat is acks, error events and broadcasts: run it on every server and websocket
+# implementation bin/web offers for several processes (WEB_SERVER, WEB_WS).
+@pytest.fixture(scope="module", params=["uvicorn", "uvicorn-wsproto", "granian"])
 def live(request: pytest.FixtureRequest, own_redis: RedisServer, laravel_port: int) -> Iterator[LiveServer]:
     env = server_env(own_redis, REDIS_DB=str(DB), LARAVEL_API_URL=f"http://127.0.0.1:{laravel_port}",
                      LARAVEL_API_TIMEOUT_MS="1500", RATE_LIMIT_MESSAGES_PER_MINUTE=str(CHAT_LIMIT),

@@ -160,10 +160,23 @@ def flylive_uvicorn(flylive_server_factory: Callable[..., LiveServer]) -> LiveSe
     return flylive_server_factory("uvicorn", FLYLIVE_TEST_EVENTS="1")
 
 
-@pytest.fixture(params=["daphne", "uvicorn"])
+@pytest.fixture(scope="session")
+def flylive_wsproto(flylive_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """The real server on uvicorn with wsproto (WEB_WS=wsproto), on the same Redis."""
+    return flylive_server_factory("uvicorn-wsproto", FLYLIVE_TEST_EVENTS="1")
+
+
+@pytest.fixture(scope="session")
+def flylive_granian(flylive_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """The real server on granian (WEB_SERVER=granian), on the same Redis."""
+    return flylive_server_factory("granian", FLYLIVE_TEST_EVENTS="1")
+
+
+@pytest.fixture(params=["daphne", "uvicorn", "uvicorn-wsproto", "granian"])
 def any_server(request: pytest.FixtureRequest) -> LiveServer:
-    """Each test using this runs against both ASGI servers."""
-    name = "flylive_server" if request.param == "daphne" else "flylive_uvicorn"
+    """Each test using this runs against every server and websocket implementation bin/web runs."""
+    name = {"daphne": "flylive_server", "uvicorn": "flylive_uvicorn", "uvicorn-wsproto": "flylive_wsproto",
+            "granian": "flylive_granian"}[request.param]
     server: LiveServer = request.getfixturevalue(name)
     return server
 
