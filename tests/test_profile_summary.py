@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.profile_summary import REST, summarize
+from tests.support.processes import repo_root
 
-ROOT = Path(__file__).resolve().parents[1]
 MAIN = "<module> (<string>:1);Runner.run (asyncio/runners.py:118)"
 FANOUT = "_FanOutShardConnection._receive_message (apps/realtime/channel_layer.py:{line})"
 WRITE = "DirectFrameWriter.write (apps/realtime/direct_write.py:70)"
@@ -14,7 +14,7 @@ JOIN = "RoomService.join (apps/rooms/service.py:1);RoomRepository.join (apps/roo
 
 
 def _yield_line() -> int:
-    source = (ROOT / "apps/realtime/channel_layer.py").read_text().splitlines()
+    source = (repo_root() / "apps/realtime/channel_layer.py").read_text().splitlines()
     return next(number for number, text in enumerate(source, 1) if "os.sched_yield()" in text)
 
 

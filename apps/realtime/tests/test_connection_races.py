@@ -29,6 +29,7 @@ from apps.realtime.connection import SocketIOConnection
 from apps.realtime.emit import frame_message
 from apps.realtime.instance_keys import instance_sockets_key
 from apps.realtime.loop_services import RealtimeServices
+from apps.realtime.tests.conftest import eventually
 from apps.realtime.web_instance import forget_web_instance
 from apps.users.keys import user_sockets_key
 from flylive.config import get_config
@@ -283,10 +284,11 @@ async def test_a_send_awaitable_that_is_a_plain_iterator_delivers_every_frame_in
     services: RealtimeServices, layer: BoundedPubSubChannelLayer, fresh_instance: None,
 ) -> None:
     socket = IteratorSendHarness(services, layer)
-    for _ in range(100):
-        if socket.written:
-            break
-        await asyncio.sleep(0.01)
+
+    async def written(count: int) -> bool:
+        return len(socket.written) >= count
+
+    await eventually(lambda: written(1))
     assert socket.written[0].startswith("0{")  # the open frame, sent without waiting
     socket.gate = asyncio.get_running_loop().create_future()
     socket.connection.send_frame("first")  # its send waits: the writer will finish it
@@ -294,10 +296,7 @@ async def test_a_send_awaitable_that_is_a_plain_iterator_delivers_every_frame_in
     await asyncio.sleep(0.05)
     assert socket.written == socket.written[:1]
     socket.gate.set_result(None)
-    for _ in range(100):
-        if len(socket.written) == 3:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: written(3))
     assert socket.written[1:] == ["first", "second"]
     assert not socket.connection._closing
     await socket.client_goes_away()
