@@ -37,12 +37,17 @@ _FRAME = re.compile(r"\((?P<path>[^():]+):(?P<line>\d+)\)$")
 
 
 @cache
-def _source_line(path: str, line: int) -> str:
+def _source_lines(path: str) -> list[str]:
     file = Path(path) if Path(path).is_absolute() else ROOT / path
     try:
-        return file.read_text().splitlines()[line - 1]
-    except (OSError, IndexError, UnicodeDecodeError):
-        return ""
+        return file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _source_line(path: str, line: int) -> str:
+    lines = _source_lines(path)
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def is_yield(stack: str) -> bool:
